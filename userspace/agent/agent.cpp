@@ -1,0 +1,134 @@
+#include "agent/agent.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+
+#include <cerrno>
+#include <optional>
+
+#include <spdlog/spdlog.h>
+
+#include "agent/manifest_watch.h"
+#include "agent/syncer.h"
+#include "datapath/mirrored_store.h"
+#include "datapath/pinned_maps.h"
+#include "datapath/preflight.h"
+#include "datapath/sys_error.h"
+#include "manifests/manifest_reader.h"
+
+namespace socklb {
+namespace {
+
+constexpr std::chrono::seconds kRetryAfterFailure{1};
+
+void log_diagnostics(const Diagnostics& diagnostics) {
+  for (const auto& d : diagnostics) {
+    if (d.severity == Diagnostic::Severity::Error) spdlog::error("{}", d.str());
+    else spdlog::warn("{}", d.str());
+  }
+}
+
+UniqueFd termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  if (sigprocmask(SIG_BLOCK, &set, nullptr) != 0) throw SystemError("sigprocmask", errno);
+  UniqueFd fd(signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK));
+  if (!fd) throw SystemError("signalfd", errno);
+  return fd;
+}
+
+class Agent {
+ public:
+  Agent(const AgentOptions& options, MapStore& store) : options_(options), syncer_(store, options.reconcile) {}
+
+  // true when the sync went through; false to retry later
+  bool sync() {
+    ++number_;
+    ManifestSet input;
+    try {
+      input = reader_.read(options_.manifests);
+    } catch (const std::exception& e) {
+      spdlog::error("sync {}: {}; the kernel keeps serving what it had", number_, e.what());
+      return false;
+    }
+    log_diagnostics(input.diagnostics);
+    try {
+      SyncResult r = syncer_.sync(input);
+      log_diagnostics(r.diagnostics);
+      const auto& s = r.summary;
+      spdlog::info("sync {}: {} services, {} backends from {} files; changed: +{} ~{} -{}{}; {} map writes in {:.1f} ms",
+                   number_, s.services, s.backends, input.files, s.added, s.updated, s.removed,
+                   s.held ? fmt::format(", {} held at their previous state", s.held) : "", r.writes,
+                   r.took.count() / 1000.0);
+      return true;
+    } catch (const std::exception& e) {
+      spdlog::error("sync {} failed: {}; every service is whole (old or new); retrying in {}s", number_, e.what(),
+                    kRetryAfterFailure.count());
+      return false;
+    }
+  }
+
+ private:
+  const AgentOptions& options_;
+  Syncer syncer_;
+  ManifestReader reader_;
+  int number_ = 0;
+};
+
+}  // namespace
+
+int run_agent(const AgentOptions& options) {
+  require_bpf_privileges();
+  require_btf();
+  require_cgroup2_dir(options.cgroup);
+  list_manifest_files(options.manifests);  // fail fast on a wrong path, before touching the kernel
+  prepare_bpffs_dir(options.bpffs_dir);
+
+  InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
+  for (const auto& note : installed.notes) spdlog::warn("{}", note);
+  spdlog::info("datapath at {}: {} maps adopted, {} created; attached to {}: {} links switched in place, {} created",
+               options.bpffs_dir.string(), installed.maps_adopted, installed.maps_created, options.cgroup.string(),
+               installed.links_updated, installed.links_created);
+
+  MirroredStore store(PinnedMaps::open(options.bpffs_dir, false));
+  Agent agent(options, store);
+  UniqueFd signals = termination_signals();
+  std::optional<ManifestWatch> watch;
+  bool pending = true;  // the first sync, or a retry
+  auto retry_at = std::chrono::steady_clock::now();
+
+  for (;;) {
+    if (!watch) {
+      try {
+        watch.emplace(options.manifests);
+      } catch (const std::exception& e) {
+        spdlog::warn("cannot watch {}: {}; retrying", options.manifests.string(), e.what());
+      }
+    }
+    if (pending && std::chrono::steady_clock::now() >= retry_at) {
+      pending = !agent.sync();
+      if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
+    }
+    pollfd fds[2] = {{signals.get(), POLLIN, 0}, {watch ? watch->fd() : -1, POLLIN, 0}};
+    int timeout = pending || !watch ? static_cast<int>(std::chrono::milliseconds(kRetryAfterFailure).count()) : -1;
+    if (poll(fds, 2, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
+    if (fds[0].revents & POLLIN) {
+      spdlog::info("stopping; the datapath stays pinned at {} and keeps serving", options.bpffs_dir.string());
+      return 0;
+    }
+    if (watch && (fds[1].revents & POLLIN)) {
+      bool changed = watch->drain();
+      // let a burst of writes settle, then sync once
+      while (poll(&fds[1], 1, static_cast<int>(options.settle.count())) > 0) changed |= watch->drain();
+      if (changed) {
+        pending = true;
+        retry_at = std::chrono::steady_clock::now();
+      }
+    }
+  }
+}
+
+}  // namespace socklb

@@ -1,0 +1,72 @@
+#include "agent/manifest_watch.h"
+
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "datapath/sys_error.h"
+
+namespace socklb {
+namespace fs = std::filesystem;
+namespace {
+
+// Writes are seen when the file is closed; renames and deletes cover editors
+// that replace a file, and kubectl-style atomic symlink swaps.
+constexpr uint32_t kEvents = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
+                             IN_MOVE_SELF | IN_ATTRIB;
+
+bool concerns_manifest(const std::string& name) {
+  auto ext = fs::path(name).extension();
+  return ext == ".yaml" || ext == ".yml";
+}
+
+}  // namespace
+
+ManifestWatch::ManifestWatch(fs::path root)
+    : root_(std::move(root)), root_is_file_(!fs::is_directory(root_)), fd_(inotify_init1(IN_NONBLOCK | IN_CLOEXEC)) {
+  if (!fd_) throw SystemError("inotify_init1", errno);
+  watch_tree();
+}
+
+void ManifestWatch::watch_tree() {
+  fs::path dir = root_is_file_ ? root_.parent_path() : root_;
+  if (dir.empty()) dir = ".";
+  if (inotify_add_watch(fd_.get(), dir.c_str(), kEvents) < 0)
+    throw SystemError("cannot watch " + dir.string(), errno);
+  if (root_is_file_) return;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
+       !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (it->is_directory(ec)) inotify_add_watch(fd_.get(), it->path().c_str(), kEvents);  // re-adding is harmless
+  }
+}
+
+bool ManifestWatch::drain() {
+  alignas(inotify_event) char buf[64 * 1024];
+  bool relevant = false;
+  for (;;) {
+    ssize_t n = read(fd_.get(), buf, sizeof(buf));
+    if (n <= 0) break;
+    for (char* p = buf; p < buf + n;) {
+      auto* event = reinterpret_cast<inotify_event*>(p);
+      std::string name = event->len ? event->name : "";
+      if (root_is_file_) {
+        relevant |= name == root_.filename().string();
+      } else {
+        relevant |= (event->mask & (IN_ISDIR | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW)) || concerns_manifest(name);
+      }
+      p += sizeof(inotify_event) + event->len;
+    }
+  }
+  if (relevant && !root_is_file_) {
+    try {
+      watch_tree();
+    } catch (const SystemError&) {
+      // the tree is gone; the next read reports it and the agent retries
+    }
+  }
+  return relevant;
+}
+
+}  // namespace socklb

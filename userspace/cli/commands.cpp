@@ -1,0 +1,35 @@
+#include "cli/commands.h"
+
+#include <iostream>
+
+#include <spdlog/spdlog.h>
+
+#include "cli/services_view.h"
+#include "datapath/pinned_maps.h"
+#include "datapath/preflight.h"
+#include "datapath/uninstall.h"
+
+namespace socklb {
+
+int services_command(const std::filesystem::path& bpffs_dir, const std::string& output) {
+  auto maps = PinnedMaps::open(bpffs_dir, /*read_only=*/true);
+  auto rows = service_rows(read_kernel_state(*maps));
+  if (output == "json") std::cout << render_json(rows).dump(2) << "\n";
+  else std::cout << render_table(rows);
+  return 0;
+}
+
+int uninstall_command(const std::filesystem::path& bpffs_dir, const std::optional<std::filesystem::path>& cgroup) {
+  require_bpf_privileges();
+  if (cgroup) require_cgroup2_dir(*cgroup);
+  UninstallReport report = uninstall_datapath(bpffs_dir, cgroup);
+  if (!report.directory_removed && report.links_detached == 0) {
+    std::cout << "nothing to uninstall: " << bpffs_dir.string() << " does not exist\n";
+    return 0;
+  }
+  std::cout << "detached " << report.links_detached << " programs, removed " << report.pins_removed << " pins and "
+            << bpffs_dir.string() << "\n";
+  return 0;
+}
+
+}  // namespace socklb

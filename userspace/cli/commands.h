@@ -1,0 +1,17 @@
+#pragma once
+// The three commands behind the CLI. Each returns the process exit code.
+
+#include <filesystem>
+#include <optional>
+#include <string>
+
+#include "agent/agent.h"
+
+namespace socklb {
+
+inline const std::filesystem::path kDefaultBpffsDir = "/sys/fs/bpf/socklb";
+
+int services_command(const std::filesystem::path& bpffs_dir, const std::string& output);
+int uninstall_command(const std::filesystem::path& bpffs_dir, const std::optional<std::filesystem::path>& cgroup);
+
+}  // namespace socklb

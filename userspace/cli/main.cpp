@@ -1,0 +1,119 @@
+// socklb: the command line. Parsing only; the work is in agent/ and commands.cpp.
+
+#include <bpf/libbpf.h>
+#include <unistd.h>
+
+#include <cstdarg>
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include "cli/commands.h"
+#include "datapath/preflight.h"
+
+namespace {
+
+using namespace socklb;
+
+int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args) {
+  char buf[4096];
+  vsnprintf(buf, sizeof(buf), format, args);
+  std::string line(buf);
+  while (!line.empty() && line.back() == '\n') line.pop_back();
+  if (level == LIBBPF_WARN) spdlog::warn("libbpf: {}", line);
+  else spdlog::debug("libbpf: {}", line);
+  return 0;
+}
+
+void setup_logging(const std::string& level) {
+  auto logger = spdlog::stderr_color_mt("socklb");
+  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
+  spdlog::set_default_logger(logger);
+  spdlog::set_level(spdlog::level::from_str(level));
+  libbpf_set_print(libbpf_to_spdlog);
+}
+
+std::string host_name() {
+  char buf[256] = {};
+  gethostname(buf, sizeof(buf) - 1);
+  return buf;
+}
+
+struct RunFlags {
+  std::string manifests, cgroup, bpffs = kDefaultBpffsDir.string(), node_name = host_name(), zone;
+  std::vector<std::string> service_cidrs = {"10.96.0.0/12", "fd00:10:96::/108"};
+  MapCapacities capacities;
+};
+
+int run_command(const RunFlags& flags) {
+  AgentOptions options;
+  options.manifests = flags.manifests;
+  options.bpffs_dir = flags.bpffs;
+  options.cgroup = flags.cgroup.empty() ? find_cgroup2_root() : std::filesystem::path(flags.cgroup);
+  options.capacities = flags.capacities;
+  options.reconcile.node = {flags.node_name, flags.zone};
+  for (const auto& text : flags.service_cidrs) {
+    auto cidr = Cidr::parse(text);
+    if (!cidr) throw CLI::ValidationError("--service-cidr", "\"" + text + "\" is not a CIDR such as 10.96.0.0/12");
+    options.reconcile.service_cidrs.push_back(*cidr);
+  }
+  return run_agent(options);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"socklb: Kubernetes ClusterIP load balancing in the kernel at connect() time"};
+  app.require_subcommand(1);
+  std::string log_level = "info";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->capture_default_str();
+
+  RunFlags run;
+  auto* run_cmd = app.add_subcommand("run", "Serve the services in Kubernetes manifests (foreground agent)");
+  run_cmd->add_option("--manifests", run.manifests, "YAML file or directory (read recursively, watched for changes)")
+      ->required();
+  run_cmd->add_option("--cgroup", run.cgroup, "cgroup v2 directory to attach to [default: the cgroup v2 root]");
+  run_cmd->add_option("--bpffs", run.bpffs, "directory for the pinned maps and links")->capture_default_str();
+  run_cmd->add_option("--service-cidr", run.service_cidrs, "ClusterIP ranges accepted (repeat for each)")
+      ->capture_default_str();
+  run_cmd->add_option("--node-name", run.node_name, "this node, for internalTrafficPolicy: Local")->capture_default_str();
+  run_cmd->add_option("--zone", run.zone, "this node's zone, for topology hints [default: hints unused]");
+  run_cmd->add_option("--max-services", run.capacities.services, "capacity: service ports per IP family")
+      ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
+  run_cmd->add_option("--max-backends", run.capacities.backends, "capacity: backends over all services")
+      ->check(CLI::Range(1u, 1u << 26))->capture_default_str();
+  run_cmd->add_option("--max-affinity", run.capacities.affinity, "capacity: remembered ClientIP affinities")
+      ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
+
+  std::string services_bpffs = kDefaultBpffsDir.string(), output = "table";
+  auto* services_cmd = app.add_subcommand("services", "Show what the kernel serves now, read from the pinned maps");
+  services_cmd->add_option("--bpffs", services_bpffs, "directory of the pinned maps")->capture_default_str();
+  services_cmd->add_option("-o,--output", output, "table or json")
+      ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
+  std::string uninstall_bpffs = kDefaultBpffsDir.string(), uninstall_cgroup;
+  auto* uninstall_cmd = app.add_subcommand("uninstall", "Detach the programs and remove every pin");
+  uninstall_cmd->add_option("--bpffs", uninstall_bpffs, "directory of the pins")->capture_default_str();
+  uninstall_cmd->add_option("--cgroup", uninstall_cgroup,
+                            "also detach socklb programs left attached to this cgroup without a pin");
+
+  CLI11_PARSE(app, argc, argv);
+  setup_logging(log_level);
+  try {
+    if (*run_cmd) return run_command(run);
+    if (*services_cmd) return services_command(services_bpffs, output);
+    if (*uninstall_cmd)
+      return uninstall_command(uninstall_bpffs, uninstall_cgroup.empty() ? std::nullopt
+                                                                         : std::optional<std::filesystem::path>(uninstall_cgroup));
+  } catch (const CLI::Error& e) {
+    return app.exit(e);
+  } catch (const std::exception& e) {
+    std::cerr << "socklb: error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,149 @@
+#include "datapath/loader.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <map>
+#include <memory>
+
+#include "datapath/map_layout.h"
+#include "datapath/pinned_maps.h"
+#include "datapath/sys_error.h"
+#include "datapath/unique_fd.h"
+#include "socklb_bpf.skel.h"
+
+namespace socklb {
+namespace fs = std::filesystem;
+namespace {
+
+struct SkeletonDeleter {
+  void operator()(socklb_bpf* skel) const { socklb_bpf__destroy(skel); }
+};
+using Skeleton = std::unique_ptr<socklb_bpf, SkeletonDeleter>;
+
+// Closing our handle must never detach: the pin keeps the attachment.
+struct LinkCloser {
+  void operator()(bpf_link* link) const {
+    bpf_link__disconnect(link);
+    bpf_link__destroy(link);
+  }
+};
+using LinkPtr = std::unique_ptr<bpf_link, LinkCloser>;
+
+uint32_t requested_capacity(std::string_view map, const MapCapacities& caps) {
+  if (map == "backends") return caps.backends;
+  if (map == "slots") return 2 * caps.backends;  // two slot sets per service during an update
+  if (map == "service_names") return 2 * caps.services;
+  if (map == "affinity") return caps.affinity;
+  return caps.services;
+}
+
+std::string program_short_name(const bpf_program* prog) {
+  std::string name = bpf_program__name(prog);
+  return name.rfind("socklb_", 0) == 0 ? name.substr(7) : name;
+}
+
+// Creates the map or adopts the pinned one; libbpf reuses a pin whose type,
+// sizes and capacity match, so we align the capacity with the pin first.
+void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, InstallReport& report) {
+  std::string name = bpf_map__name(map);
+  fs::path pin = map_pin_path(dir, name);
+  if (name != kSockXlateMapName) bpf_map__set_max_entries(map, requested_capacity(name, caps));
+  int fd = bpf_obj_get(pin.c_str());
+  if (fd < 0) {
+    ++report.maps_created;
+  } else {
+    UniqueFd pinned(fd);
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw SystemError("cannot inspect " + pin.string(), errno);
+    if (info.key_size != bpf_map__key_size(map) || info.value_size != bpf_map__value_size(map) ||
+        info.type != bpf_map__type(map))
+      throw std::runtime_error(pin.string() + " has another layout than this socklb build (made by another version): "
+                               "run `socklb uninstall` first");
+    if (name != kSockXlateMapName && info.max_entries != bpf_map__max_entries(map)) {
+      report.notes.push_back("map " + name + " keeps its pinned capacity of " + std::to_string(info.max_entries) +
+                             " (asked for " + std::to_string(bpf_map__max_entries(map)) +
+                             "; a new capacity applies after `socklb uninstall`)");
+      bpf_map__set_max_entries(map, info.max_entries);
+    }
+    ++report.maps_adopted;
+  }
+  if (bpf_map__set_pin_path(map, pin.c_str()) != 0) throw SystemError("cannot set the pin path of map " + name, errno);
+}
+
+// Switches a pinned attachment to the new program in place, so there is no
+// moment without a program. Returns false when the pin is stale (its
+// cgroup was removed) and was deleted.
+bool update_pinned_link(const fs::path& pin, bpf_program* prog, uint64_t cgroup_id) {
+  LinkPtr link(bpf_link__open(pin.c_str()));
+  if (!link) throw SystemError("cannot open the pinned link " + pin.string(), errno);
+  bpf_link_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(bpf_link__fd(link.get()), &info, &len) != 0)
+    throw SystemError("cannot inspect " + pin.string(), errno);
+  if (info.type == BPF_LINK_TYPE_CGROUP && info.cgroup.cgroup_id != cgroup_id && info.cgroup.cgroup_id != 0)
+    throw std::runtime_error(pin.string() + " attaches socklb to another cgroup (id " +
+                             std::to_string(info.cgroup.cgroup_id) +
+                             "): run `socklb uninstall` with that --bpffs before attaching elsewhere");
+  if (bpf_link__update_program(link.get(), prog) == 0) return true;
+  int err = errno;
+  if (err != ENOLINK) throw SystemError("cannot switch " + pin.string() + " to the new program", err);
+  fs::remove(pin);
+  return false;
+}
+
+void attach_program(bpf_program* prog, int cgroup_fd, const fs::path& pin) {
+  LinkPtr link(bpf_program__attach_cgroup(prog, cgroup_fd));
+  if (!link) {
+    int err = errno;
+    throw SystemError("cannot attach " + std::string(bpf_program__name(prog)), err,
+                      err == EPERM ? "run as root" : "does this kernel support cgroup socket-address hooks?");
+  }
+  if (bpf_link__pin(link.get(), pin.c_str()) != 0) throw SystemError("cannot pin " + pin.string(), errno);
+}
+
+}  // namespace
+
+fs::path link_pin_path(const fs::path& bpffs_dir, const std::string& program_name) {
+  return bpffs_dir / ("link_" + program_name);
+}
+
+uint64_t cgroup_id_of(const fs::path& cgroup) {
+  struct stat st {};
+  if (stat(cgroup.c_str(), &st) != 0) throw SystemError("cannot stat cgroup " + cgroup.string(), errno);
+  return st.st_ino;
+}
+
+InstallReport install_datapath(const InstallOptions& options) {
+  InstallReport report;
+  Skeleton skel(socklb_bpf__open());
+  if (!skel) throw SystemError("cannot open the BPF object", errno);
+  bpf_map* map;
+  bpf_object__for_each_map(map, skel->obj) prepare_map(map, options.bpffs_dir, options.capacities, report);
+  if (int rc = socklb_bpf__load(skel.get()); rc != 0)
+    throw SystemError("the kernel refused to load the socklb programs (the verifier log is above)", -rc);
+
+  UniqueFd cgroup(open(options.cgroup.c_str(), O_RDONLY | O_DIRECTORY));
+  if (!cgroup) throw SystemError("cannot open cgroup " + options.cgroup.string(), errno);
+  uint64_t cgroup_id = cgroup_id_of(options.cgroup);
+  bpf_program* prog;
+  bpf_object__for_each_program(prog, skel->obj) {
+    fs::path pin = link_pin_path(options.bpffs_dir, program_short_name(prog));
+    if (fs::exists(pin) && update_pinned_link(pin, prog, cgroup_id)) {
+      ++report.links_updated;
+    } else {
+      attach_program(prog, cgroup.get(), pin);
+      ++report.links_created;
+    }
+  }
+  // pins are as sensitive as the directory: root only
+  for (const auto& entry : fs::directory_iterator(options.bpffs_dir))
+    fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::owner_write);
+  return report;
+}
+
+}  // namespace socklb

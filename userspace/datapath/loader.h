@@ -1,0 +1,42 @@
+#pragma once
+// Installs the datapath: loads the programs, creates or adopts the pinned
+// maps, and attaches the programs to a cgroup with pinned bpf_links. Once it
+// returns, traffic no longer depends on this process: the pins hold it all.
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+namespace socklb {
+
+// Requested capacities, used when a map is created. A pinned map keeps the
+// capacity it was created with.
+struct MapCapacities {
+  uint32_t services = 65536;    // per family: ClusterIP:port/protocol entries
+  uint32_t backends = 262144;   // backend entries over all services
+  uint32_t affinity = 65536;    // (client, service) pairs remembered for ClientIP affinity
+};
+
+struct InstallOptions {
+  std::filesystem::path bpffs_dir;
+  std::filesystem::path cgroup;
+  MapCapacities capacities;
+};
+
+struct InstallReport {
+  int maps_adopted = 0;
+  int maps_created = 0;
+  int links_created = 0;
+  int links_updated = 0;  // an existing attachment switched to the new programs in place
+  std::vector<std::string> notes;
+};
+
+InstallReport install_datapath(const InstallOptions& options);
+
+std::filesystem::path link_pin_path(const std::filesystem::path& bpffs_dir, const std::string& program_name);
+
+// The cgroup id the kernel reports for a cgroup v2 directory (its inode).
+uint64_t cgroup_id_of(const std::filesystem::path& cgroup);
+
+}  // namespace socklb

@@ -1,0 +1,108 @@
+#include "datapath/pinned_maps.h"
+
+#include <bpf/bpf.h>
+
+#include <cerrno>
+
+#include "datapath/sys_error.h"
+
+namespace socklb {
+namespace {
+
+std::string map_label(MapId map) { return "map " + std::string(layout_of(map).name); }
+
+// Entries of a map laid out the way the batch calls want them.
+struct Packed {
+  std::vector<uint8_t> keys, values;
+};
+
+Packed pack(MapId map, const MapEntries& entries) {
+  const auto& l = layout_of(map);
+  Packed out;
+  out.keys.reserve(entries.size() * l.key_size);
+  out.values.reserve(entries.size() * l.value_size);
+  for (const auto& [k, v] : entries) {
+    if (k.size() != l.key_size || v.size() != l.value_size)
+      throw std::logic_error(map_label(map) + ": entry of the wrong size");
+    out.keys.insert(out.keys.end(), k.begin(), k.end());
+    out.values.insert(out.values.end(), v.begin(), v.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::string_view map_name) {
+  return bpffs_dir / std::string(map_name);
+}
+
+std::unique_ptr<PinnedMaps> PinnedMaps::open(const std::filesystem::path& dir, bool read_only) {
+  auto maps = std::unique_ptr<PinnedMaps>(new PinnedMaps());
+  for (const auto& l : kMapLayouts) {
+    auto path = map_pin_path(dir, l.name);
+    LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = static_cast<__u32>(read_only ? BPF_F_RDONLY : 0));
+    int fd = bpf_obj_get_opts(path.c_str(), &opts);
+    if (fd < 0) {
+      int err = errno;
+      if (err == ENOENT)
+        throw std::runtime_error("no socklb map pinned at " + path.string() +
+                                 ": is the agent installed with this --bpffs? (start it with `socklb run`)");
+      throw SystemError("cannot open " + path.string(), err, err == EPERM || err == EACCES ? "run as root" : "");
+    }
+    UniqueFd owned(fd);
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw SystemError("cannot inspect " + path.string(), errno);
+    if (info.key_size != l.key_size || info.value_size != l.value_size)
+      throw std::runtime_error(path.string() + " has key/value sizes " + std::to_string(info.key_size) + "/" +
+                               std::to_string(info.value_size) + ", this socklb expects " + std::to_string(l.key_size) +
+                               "/" + std::to_string(l.value_size) +
+                               ": it was made by another socklb version; run `socklb uninstall` and start again");
+    maps->capacities_[static_cast<std::size_t>(l.id)] = info.max_entries;
+    maps->fds_[static_cast<std::size_t>(l.id)] = std::move(owned);
+  }
+  return maps;
+}
+
+void PinnedMaps::update(MapId map, const MapEntries& entries) {
+  if (entries.empty()) return;
+  Packed packed = pack(map, entries);
+  __u32 count = static_cast<__u32>(entries.size());
+  if (bpf_map_update_batch(fd(map), packed.keys.data(), packed.values.data(), &count, nullptr) == 0) return;
+  int err = errno;
+  throw SystemError("writing " + std::to_string(entries.size()) + " entries to " + map_label(map) + " (" +
+                        std::to_string(count) + " written)",
+                    err, err == E2BIG || err == ENOSPC || err == ENOMEM ? "the map is full: raise its --max-* setting" : "");
+}
+
+void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
+  for (const auto& key : keys) {
+    // already gone is as good as deleted (a crashed sync, a manual bpftool delete)
+    if (bpf_map_delete_elem(fd(map), key.data()) != 0 && errno != ENOENT)
+      throw SystemError("deleting from " + map_label(map), errno);
+  }
+}
+
+MapEntries PinnedMaps::dump(MapId map) const {
+  const auto& l = layout_of(map);
+  MapEntries out;
+  constexpr __u32 kChunk = 4096;
+  std::vector<uint8_t> keys(kChunk * l.key_size), values(kChunk * l.value_size);
+  __u32 token = 0;
+  bool first = true;
+  for (;;) {
+    __u32 count = kChunk;
+    int rc = bpf_map_lookup_batch(fd(map), first ? nullptr : &token, &token, keys.data(), values.data(), &count, nullptr);
+    int err = rc == 0 ? 0 : errno;
+    if (rc != 0 && err != ENOENT) throw SystemError("reading " + map_label(map), err);
+    for (__u32 i = 0; i < count; ++i)
+      out.emplace_back(Bytes(keys.begin() + i * l.key_size, keys.begin() + (i + 1) * l.key_size),
+                       Bytes(values.begin() + i * l.value_size, values.begin() + (i + 1) * l.value_size));
+    if (err == ENOENT) return out;  // the end of the map
+    first = false;
+  }
+}
+
+uint32_t PinnedMaps::capacity(MapId map) const { return capacities_[static_cast<std::size_t>(map)]; }
+
+}  // namespace socklb

@@ -1,0 +1,32 @@
+#pragma once
+// The maps pinned under a bpffs directory, as a MapStore.
+
+#include <array>
+#include <filesystem>
+
+#include "datapath/map_store.h"
+#include "datapath/unique_fd.h"
+
+namespace socklb {
+
+std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::string_view map_name);
+
+class PinnedMaps : public MapStore {
+ public:
+  // Opens every map pinned under dir and checks its key and value sizes
+  // against this build. Throws with what is missing or mismatched and how to fix it.
+  static std::unique_ptr<PinnedMaps> open(const std::filesystem::path& dir, bool read_only);
+
+  void update(MapId map, const MapEntries& entries) override;
+  void remove(MapId map, const std::vector<Bytes>& keys) override;
+  MapEntries dump(MapId map) const override;
+  uint32_t capacity(MapId map) const override;
+
+ private:
+  int fd(MapId map) const { return fds_[static_cast<std::size_t>(map)].get(); }
+
+  std::array<UniqueFd, kMapLayouts.size()> fds_;
+  std::array<uint32_t, kMapLayouts.size()> capacities_{};
+};
+
+}  // namespace socklb

@@ -1,0 +1,70 @@
+#pragma once
+// The desired state: for every ClusterIP:port/protocol, the backends that
+// should serve it now. Built from the manifests by reconcile(), compared
+// with the kernel by the planner.
+
+#include <cstdint>
+#include <map>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "manifests/diagnostic.h"
+#include "net/ip_address.h"
+#include "net/protocol.h"
+#include "socklb_maps.h"
+
+namespace socklb {
+
+struct ServiceKey {
+  IpAddress vip;
+  uint16_t port = 0;
+  Protocol protocol = Protocol::TCP;
+
+  auto operator<=>(const ServiceKey&) const = default;
+  std::string str() const;  // "10.96.0.10:80/TCP", "[fd00::1]:80/UDP"
+};
+
+struct ServiceRef {
+  std::string ns;
+  std::string name;
+
+  auto operator<=>(const ServiceRef&) const = default;
+  std::string str() const { return ns + "/" + name; }
+};
+
+enum class BackendState : uint8_t {
+  Active = SOCKLB_BACKEND_ACTIVE,
+  Terminating = SOCKLB_BACKEND_TERMINATING,
+};
+
+struct Backend {
+  IpAddress ip;
+  uint16_t port = 0;
+  BackendState state = BackendState::Active;
+
+  auto operator<=>(const Backend&) const = default;
+  std::string str() const;
+};
+
+struct DesiredService {
+  ServiceRef ref;
+  std::string port_name;
+  uint32_t affinity_timeout_sec = 0;  // 0: no session affinity
+  std::vector<Backend> backends;      // sorted; empty means connects are refused
+};
+
+struct DesiredState {
+  std::map<ServiceKey, DesiredService> services;
+  // Services whose input is broken: whatever the kernel serves for them stays.
+  std::set<ServiceRef> held;
+  std::set<std::string> held_namespaces;
+  bool hold_everything = false;
+  Diagnostics diagnostics;
+
+  bool is_held(const ServiceRef& ref) const {
+    return hold_everything || held.count(ref) || held_namespaces.count(ref.ns);
+  }
+};
+
+}  // namespace socklb

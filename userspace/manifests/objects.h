@@ -1,0 +1,113 @@
+#pragma once
+// The Kubernetes objects socklb reads, typed and validated. Only the fields
+// the datapath needs; everything else in a manifest is ignored.
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "manifests/diagnostic.h"
+#include "net/ip_address.h"
+#include "net/protocol.h"
+
+namespace socklb {
+
+using Labels = std::map<std::string, std::string>;
+
+struct ObjectMeta {
+  std::string kind;
+  std::string ns;
+  std::string name;
+  Labels labels;
+  bool deleting = false;  // metadata.deletionTimestamp is set
+  SourceLocation where;
+
+  std::string ref() const { return kind + " " + ns + "/" + name; }  // "Service default/web"
+};
+
+struct ServicePort {
+  std::string name;
+  Protocol protocol = Protocol::TCP;
+  uint16_t port = 0;
+  std::variant<uint16_t, std::string> target;  // a number, or a container port name
+};
+
+struct Service {
+  ObjectMeta meta;
+  bool external_name = false;    // type: ExternalName
+  bool headless = false;         // clusterIP: None
+  std::vector<IpAddress> cluster_ips;  // one per family, primary first
+  std::vector<ServicePort> ports;
+  std::optional<Labels> selector;
+  std::optional<uint32_t> affinity_timeout_sec;  // set when sessionAffinity: ClientIP
+  bool internal_traffic_local = false;
+  bool publish_not_ready = false;
+};
+
+struct EndpointConditions {
+  bool ready = true;  // absent means true
+  bool serving = true;
+  bool terminating = false;
+};
+
+struct SliceEndpoint {
+  IpAddress address;  // kube-proxy uses the first address only
+  EndpointConditions conditions;
+  std::string node_name;
+  std::string zone;
+  std::optional<std::vector<std::string>> hint_zones;  // hints.forZones
+};
+
+struct EndpointPort {
+  std::string name;
+  Protocol protocol = Protocol::TCP;
+  uint16_t port = 0;
+};
+
+struct EndpointSlice {
+  ObjectMeta meta;
+  std::string service_name;  // label kubernetes.io/service-name
+  Family family = Family::V4;
+  std::vector<SliceEndpoint> endpoints;
+  std::vector<EndpointPort> ports;
+};
+
+// core/v1 Endpoints: each subset means every address times every port.
+struct EndpointsSubset {
+  std::vector<SliceEndpoint> addresses;  // ready ones and notReadyAddresses, conditions set
+  std::vector<EndpointPort> ports;
+};
+
+struct Endpoints {
+  ObjectMeta meta;
+  std::vector<EndpointsSubset> subsets;
+};
+
+struct ContainerPort {
+  std::string name;
+  Protocol protocol = Protocol::TCP;
+  uint16_t port = 0;
+};
+
+struct Pod {
+  ObjectMeta meta;
+  std::vector<IpAddress> ips;  // status.podIPs, or status.podIP
+  bool ready = false;          // condition Ready is True
+  bool finished = false;       // phase Succeeded or Failed
+  std::string node_name;
+  std::vector<ContainerPort> ports;
+};
+
+// An object that failed validation: what is known of it decides which
+// services keep their previous state in the kernel.
+struct BrokenObject {
+  std::string kind;
+  std::optional<std::string> ns;
+  std::optional<std::string> name;
+  std::optional<Labels> labels;
+};
+
+}  // namespace socklb

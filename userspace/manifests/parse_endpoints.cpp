@@ -1,0 +1,73 @@
+// EndpointSlice (discovery.k8s.io/v1) and the older core/v1 Endpoints.
+
+#include "manifests/parse_objects.h"
+
+namespace socklb {
+namespace {
+
+constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
+
+SliceEndpoint parse_slice_endpoint(const Field& item, Family family) {
+  SliceEndpoint ep;
+  auto addresses = item["addresses"].items();
+  if (addresses.empty()) item["addresses"].fail("needs at least one address");
+  ep.address = parse_ip(addresses.front());
+  if (ep.address.family() != family)
+    addresses.front().fail(ep.address.str() + " is not an " + std::string(family_name(family)) + " address");
+  Field conditions = item["conditions"];
+  ep.conditions.ready = conditions["ready"].boolean_or(true);
+  ep.conditions.serving = conditions["serving"].boolean_or(true);
+  ep.conditions.terminating = conditions["terminating"].boolean_or(false);
+  ep.node_name = item["nodeName"].str_or("");
+  ep.zone = item["zone"].str_or("");
+  Field for_zones = item["hints"]["forZones"];
+  if (for_zones.present()) {
+    std::vector<std::string> zones;
+    for (const auto& zone : for_zones.items()) zones.push_back(zone["name"].str());
+    ep.hint_zones = std::move(zones);
+  }
+  return ep;
+}
+
+SliceEndpoint parse_address(const Field& item, bool ready) {
+  SliceEndpoint ep;
+  ep.address = parse_ip(item["ip"]);
+  // core/v1 Endpoints has no serving/terminating: not ready means unusable
+  ep.conditions = {ready, ready, false};
+  ep.node_name = item["nodeName"].str_or("");
+  return ep;
+}
+
+}  // namespace
+
+EndpointSlice parse_endpoint_slice(const Field& doc, ObjectMeta meta) {
+  EndpointSlice slice;
+  slice.meta = std::move(meta);
+  auto label = slice.meta.labels.find(kServiceNameLabel);
+  if (label == slice.meta.labels.end())
+    doc["metadata"]["labels"].fail(std::string("the label ") + kServiceNameLabel + " is required to tie the slice to its service");
+  slice.service_name = label->second;
+  std::string type = doc["addressType"].str();
+  if (type == "IPv4") slice.family = Family::V4;
+  else if (type == "IPv6") slice.family = Family::V6;
+  else doc["addressType"].fail("\"" + type + "\" is not IPv4 or IPv6 (FQDN slices are not proxied)");
+  for (const auto& item : doc["endpoints"].items()) slice.endpoints.push_back(parse_slice_endpoint(item, slice.family));
+  slice.ports = parse_endpoint_ports(doc["ports"]);
+  return slice;
+}
+
+Endpoints parse_endpoints(const Field& doc, ObjectMeta meta) {
+  Endpoints endpoints;
+  endpoints.meta = std::move(meta);
+  for (const auto& subset_field : doc["subsets"].items()) {
+    EndpointsSubset subset;
+    for (const auto& item : subset_field["addresses"].items()) subset.addresses.push_back(parse_address(item, true));
+    for (const auto& item : subset_field["notReadyAddresses"].items())
+      subset.addresses.push_back(parse_address(item, false));
+    subset.ports = parse_endpoint_ports(subset_field["ports"]);
+    endpoints.subsets.push_back(std::move(subset));
+  }
+  return endpoints;
+}
+
+}  // namespace socklb

@@ -1,0 +1,115 @@
+#include "manifests/yaml_field.h"
+
+#include <charconv>
+
+namespace socklb {
+namespace {
+
+// yaml-cpp tags plain scalars "?" and quoted ones "!": a quoted "8080" is a
+// string to Kubernetes, a plain 8080 a number.
+bool is_plain(const YAML::Node& node) { return node.Tag() == "?"; }
+
+bool parses_as_integer(const std::string& text, int64_t& out) {
+  if (text.empty()) return false;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
+  return ec == std::errc() && end == text.data() + text.size();
+}
+
+const char* type_name(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Sequence: return "a list";
+    case YAML::NodeType::Map: return "a mapping";
+    case YAML::NodeType::Scalar: return "a scalar";
+    default: return "nothing";
+  }
+}
+
+}  // namespace
+
+Field::Field(YAML::Node node, std::string path, int line_offset, int fallback_line)
+    : node_(std::move(node)), path_(std::move(path)), line_offset_(line_offset), fallback_line_(fallback_line) {}
+
+bool Field::present() const { return node_.IsDefined() && !node_.IsNull(); }
+
+int Field::line() const {
+  if (node_.IsDefined() && node_.Mark().line >= 0) return line_offset_ + node_.Mark().line + 1;
+  return fallback_line_;
+}
+
+void Field::fail(const std::string& message) const { throw FieldError(path_, line(), message); }
+
+void Field::require_kind(YAML::NodeType::value type, const char* what) const {
+  if (node_.Type() != type) fail(std::string("expected ") + what + ", got " + type_name(node_));
+}
+
+Field Field::operator[](const std::string& key) const {
+  std::string child_path = path_.empty() ? key : path_ + "." + key;
+  if (!present()) return Field(YAML::Node(YAML::NodeType::Undefined), child_path, line_offset_, line());
+  require_kind(YAML::NodeType::Map, "a mapping");
+  return Field(node_[key], child_path, line_offset_, line());
+}
+
+std::vector<Field> Field::items() const {
+  std::vector<Field> out;
+  if (!present()) return out;
+  require_kind(YAML::NodeType::Sequence, "a list");
+  for (std::size_t i = 0; i < node_.size(); ++i)
+    out.emplace_back(node_[i], path_ + "[" + std::to_string(i) + "]", line_offset_, line());
+  return out;
+}
+
+std::vector<std::pair<std::string, Field>> Field::entries() const {
+  std::vector<std::pair<std::string, Field>> out;
+  if (!present()) return out;
+  require_kind(YAML::NodeType::Map, "a mapping");
+  for (const auto& entry : node_) {
+    Field key(entry.first, path_, line_offset_, line());
+    std::string name = key.str();
+    out.emplace_back(name, Field(entry.second, path_ + "." + name, line_offset_, key.line()));
+  }
+  return out;
+}
+
+std::string Field::str() const {
+  if (!present()) fail("is required");
+  require_kind(YAML::NodeType::Scalar, "a string");
+  const std::string& text = node_.Scalar();
+  int64_t ignored;
+  if (is_plain(node_) && (parses_as_integer(text, ignored) || text == "true" || text == "false"))
+    fail("expected a string, got " + text + " (quote it)");
+  return text;
+}
+
+std::string Field::str_or(const std::string& fallback) const { return present() ? str() : fallback; }
+
+int64_t Field::integer(int64_t min, int64_t max) const {
+  if (!present()) fail("is required");
+  require_kind(YAML::NodeType::Scalar, "a number");
+  int64_t value = 0;
+  if (!is_plain(node_) || !parses_as_integer(node_.Scalar(), value))
+    fail("expected a number, got \"" + node_.Scalar() + "\"");
+  if (value < min || value > max)
+    fail(std::to_string(value) + " is out of range " + std::to_string(min) + ".." + std::to_string(max));
+  return value;
+}
+
+bool Field::boolean_or(bool fallback) const {
+  if (!present()) return fallback;
+  require_kind(YAML::NodeType::Scalar, "true or false");
+  if (is_plain(node_) && node_.Scalar() == "true") return true;
+  if (is_plain(node_) && node_.Scalar() == "false") return false;
+  fail("expected true or false, got \"" + node_.Scalar() + "\"");
+}
+
+bool Field::is_number() const {
+  int64_t ignored;
+  return present() && node_.IsScalar() && is_plain(node_) && parses_as_integer(node_.Scalar(), ignored);
+}
+
+std::vector<std::string> Field::strings() const {
+  std::vector<std::string> out;
+  for (const auto& item : items()) out.push_back(item.str());
+  return out;
+}
+
+}  // namespace socklb

@@ -1,0 +1,246 @@
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <set>
+
+#include "plan/id_allocator.h"
+#include "plan/plan.h"
+
+namespace socklb {
+namespace {
+
+constexpr std::size_t kMaxBackendsPerService = 65535;  // slot index and count are 16-bit
+
+class Planner {
+ public:
+  Planner(const DesiredState& desired, const KernelState& kernel, const Capacity& capacity)
+      : desired_(desired), kernel_(kernel), capacity_(capacity),
+        service_ids_(used_service_ids(kernel)), backend_ids_(used_backend_ids(kernel)) {
+    for (const auto& [id, backend] : kernel.backends)
+      backends_of_[backend.service_id][{IpAddress::from_words(backend.addr), backend.port}] = id;
+    for (const auto& [key, _] : kernel.services) ++(key.vip.is_v4() ? peak_.services_v4 : peak_.services_v6);
+    for (const auto& [vip, _] : kernel.vips) ++(vip.is_v4() ? peak_.vips_v4 : peak_.vips_v6);
+    peak_.slots = static_cast<uint32_t>(kernel.slots.size());
+    peak_.backends = static_cast<uint32_t>(kernel.backends.size());
+    peak_.names = static_cast<uint32_t>(kernel.names.size());
+  }
+
+  Plan run() {
+    for (const auto& [key, value] : kernel_.services) {
+      if (desired_.services.count(key)) continue;
+      if (desired_.is_held(kernel_.owner(value.id))) {
+        keep(key, value);
+        ++plan_.summary.held;
+      } else {
+        plan_.delete_services.push_back(key);
+        if (value.flags & SOCKLB_SERVICE_AFFINITY) plan_.purge_affinity.push_back(value.id);
+        ++plan_.summary.removed;
+      }
+    }
+    for (const auto& [key, service] : desired_.services) upsert(key, service);
+    collect_garbage();
+    plan_.summary.services = live_services_;
+    plan_.summary.backends = live_backends_.size();
+    return std::move(plan_);
+  }
+
+ private:
+  static std::set<uint32_t> used_service_ids(const KernelState& k) {
+    std::set<uint32_t> ids;
+    for (const auto& [_, v] : k.services) ids.insert(v.id);
+    for (const auto& [id, _] : k.names) ids.insert(id);
+    for (const auto& [slot, _] : k.slots) ids.insert(slot.service_id);
+    return ids;
+  }
+
+  static std::set<uint32_t> used_backend_ids(const KernelState& k) {
+    std::set<uint32_t> ids;
+    for (const auto& [id, _] : k.backends) ids.insert(id);
+    for (const auto& [_, id] : k.slots) ids.insert(id);
+    return ids;
+  }
+
+  // A service the kernel keeps serving as it is: everything it uses is live.
+  void keep(const ServiceKey& key, const socklb_service_value& value) {
+    mark_live(key, value.id);
+    for (uint16_t i = 0; i < value.backend_count; ++i) {
+      SlotRef slot{value.id, value.revision, i};
+      live_slots_.insert(slot);
+      if (auto it = kernel_.slots.find(slot); it != kernel_.slots.end()) live_backends_.insert(it->second);
+    }
+  }
+
+  void mark_live(const ServiceKey& key, uint32_t id) {
+    live_names_.insert(id);
+    ++live_vip_ports_[key.vip];
+    ++live_services_;
+  }
+
+  // What adding this service costs at the peak of the plan, before the
+  // removals of phase 4 free anything.
+  struct Cost {
+    uint32_t services = 0, vips = 0, names = 0, slots = 0, backends = 0;
+  };
+
+  bool fits(const ServiceKey& key, const Cost& cost, std::string& why) const {
+    bool v4 = key.vip.is_v4();
+    auto check = [&](uint32_t now, uint32_t add, uint32_t cap, const char* map, const char* flag) {
+      if (add == 0 || now + add <= cap) return true;
+      why = std::string("the ") + map + " map is full (" + std::to_string(cap) + " entries): raise " + flag;
+      return false;
+    };
+    return check(v4 ? peak_.services_v4 : peak_.services_v6, cost.services, v4 ? capacity_.services_v4 : capacity_.services_v6,
+                 v4 ? "services_v4" : "services_v6", "--max-services") &&
+           check(v4 ? peak_.vips_v4 : peak_.vips_v6, cost.vips, v4 ? capacity_.vips_v4 : capacity_.vips_v6,
+                 v4 ? "vips_v4" : "vips_v6", "--max-services") &&
+           check(peak_.names, cost.names, capacity_.names, "service_names", "--max-services") &&
+           check(peak_.backends, cost.backends, capacity_.backends, "backends", "--max-backends") &&
+           check(peak_.slots, cost.slots, capacity_.slots, "slots", "--max-backends");
+  }
+
+  void refuse(const ServiceKey& key, const DesiredService& service, const std::string& why) {
+    plan_.diagnostics.push_back({Diagnostic::Severity::Error, {}, "Service " + service.ref.str(), key.str(),
+                                 why + "; the service keeps what it served before"});
+    if (auto it = kernel_.services.find(key); it != kernel_.services.end()) keep(key, it->second);
+    ++plan_.summary.held;
+  }
+
+  void upsert(const ServiceKey& key, const DesiredService& service) {
+    auto existing = kernel_.services.find(key);
+    const socklb_service_value* old = existing == kernel_.services.end() ? nullptr : &existing->second;
+    if (service.backends.size() > kMaxBackendsPerService) {
+      refuse(key, service, "has " + std::to_string(service.backends.size()) + " backends; at most " +
+                               std::to_string(kMaxBackendsPerService) + " per service port are served");
+      return;
+    }
+    uint32_t id = old ? old->id : 0;
+
+    // An address that already serves this service keeps its backend id; ids
+    // of new addresses (0 here) are allocated once the service fits.
+    std::vector<uint32_t> ids;
+    std::vector<std::pair<uint32_t, socklb_backend>> changed_backends;
+    for (const auto& backend : service.backends) {
+      uint32_t known = old ? known_backend(id, backend) : 0;
+      ids.push_back(known);
+      if (known && !(kernel_.backends.at(known) == encode_backend(backend, id)))
+        changed_backends.emplace_back(known, encode_backend(backend, id));
+    }
+    auto live = old ? kernel_.live_backend_ids(*old) : std::nullopt;
+    bool same_set = live && *live == ids;
+
+    Cost cost;
+    cost.services = old ? 0 : 1;
+    cost.names = old ? 0 : 1;
+    cost.vips = kernel_.vips.count(key.vip) || live_vip_ports_.count(key.vip) ? 0 : 1;
+    cost.backends = static_cast<uint32_t>(std::count(ids.begin(), ids.end(), 0u));
+    cost.slots = same_set ? 0 : static_cast<uint32_t>(ids.size());
+    std::string why;
+    if (!fits(key, cost, why)) {
+      refuse(key, service, why);
+      return;
+    }
+    spend(key, cost);
+
+    if (!old) id = service_ids_.allocate();
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+      if (ids[i]) continue;
+      ids[i] = backend_ids_.allocate();
+      plan_.write_backends.emplace_back(ids[i], encode_backend(service.backends[i], id));
+    }
+    plan_.write_backends.insert(plan_.write_backends.end(), changed_backends.begin(), changed_backends.end());
+    live_backends_.insert(ids.begin(), ids.end());
+
+    socklb_service_name name = encode_name(service.ref, service.port_name);
+    auto old_name = kernel_.names.find(id);
+    bool name_changed = old_name == kernel_.names.end() || !(old_name->second == name);
+    if (name_changed) plan_.write_names.emplace_back(id, name);
+
+    socklb_service_value value = service_value(id, service);
+    if (same_set) {
+      value.revision = old->revision;
+    } else {
+      // Fill the slot set the service does not read; phase 3 flips to it.
+      value.revision = old ? static_cast<uint8_t>(old->revision ^ 1) : 0;
+      for (uint16_t i = 0; i < ids.size(); ++i) plan_.write_slots.emplace_back(SlotRef{id, value.revision, i}, ids[i]);
+    }
+    for (uint16_t i = 0; i < ids.size(); ++i) live_slots_.insert({id, value.revision, i});
+    mark_live(key, id);
+
+    bool had_affinity = old && (old->flags & SOCKLB_SERVICE_AFFINITY);
+    bool new_owner = old && old_name != kernel_.names.end() && kernel_.owner(id) != service.ref;
+    if (had_affinity && (!(value.flags & SOCKLB_SERVICE_AFFINITY) || new_owner)) plan_.purge_affinity.push_back(id);
+
+    bool value_changed = !old || !(*old == value);
+    if (value_changed) plan_.write_services.emplace_back(key, value);
+    if (!old) ++plan_.summary.added;
+    else if (value_changed || name_changed || !changed_backends.empty()) ++plan_.summary.updated;
+    else ++plan_.summary.unchanged;
+  }
+
+  uint32_t known_backend(uint32_t service_id, const Backend& backend) const {
+    auto of_service = backends_of_.find(service_id);
+    if (of_service == backends_of_.end()) return 0;
+    auto it = of_service->second.find({backend.ip, htons(backend.port)});
+    return it == of_service->second.end() ? 0 : it->second;
+  }
+
+  static socklb_service_value service_value(uint32_t id, const DesiredService& service) {
+    socklb_service_value value{};
+    value.id = id;
+    value.backend_count = static_cast<uint16_t>(service.backends.size());
+    value.affinity_timeout_sec = service.affinity_timeout_sec;
+    if (service.affinity_timeout_sec) value.flags |= SOCKLB_SERVICE_AFFINITY;
+    bool all_terminating = !service.backends.empty() &&
+        std::all_of(service.backends.begin(), service.backends.end(),
+                    [](const Backend& b) { return b.state == BackendState::Terminating; });
+    if (all_terminating) value.flags |= SOCKLB_SERVICE_FALLBACK;
+    return value;
+  }
+
+  void spend(const ServiceKey& key, const Cost& cost) {
+    (key.vip.is_v4() ? peak_.services_v4 : peak_.services_v6) += cost.services;
+    (key.vip.is_v4() ? peak_.vips_v4 : peak_.vips_v6) += cost.vips;
+    peak_.names += cost.names;
+    peak_.backends += cost.backends;
+    peak_.slots += cost.slots;
+  }
+
+  // Whatever no live service uses any more: left over from removed services,
+  // replaced slot sets, or a sync that was interrupted.
+  void collect_garbage() {
+    for (const auto& [slot, _] : kernel_.slots)
+      if (!live_slots_.count(slot)) plan_.delete_slots.push_back(slot);
+    for (const auto& [id, _] : kernel_.backends)
+      if (!live_backends_.count(id)) plan_.delete_backends.push_back(id);
+    for (const auto& [id, _] : kernel_.names)
+      if (!live_names_.count(id)) plan_.delete_names.push_back(id);
+    for (const auto& [vip, ports] : live_vip_ports_) {
+      auto it = kernel_.vips.find(vip);
+      if (it == kernel_.vips.end() || it->second != ports) plan_.write_vips.emplace_back(vip, socklb_vip_value{ports});
+    }
+    for (const auto& [vip, _] : kernel_.vips)
+      if (!live_vip_ports_.count(vip)) plan_.delete_vips.push_back(vip);
+  }
+
+  const DesiredState& desired_;
+  const KernelState& kernel_;
+  const Capacity& capacity_;
+  IdAllocator service_ids_;
+  IdAllocator backend_ids_;
+  std::map<uint32_t, std::map<std::pair<IpAddress, uint16_t>, uint32_t>> backends_of_;  // service id -> (ip, port be) -> id
+  Capacity peak_;
+  Plan plan_;
+  std::set<SlotRef> live_slots_;
+  std::set<uint32_t> live_backends_;
+  std::set<uint32_t> live_names_;
+  std::map<IpAddress, uint32_t> live_vip_ports_;
+  std::size_t live_services_ = 0;
+};
+
+}  // namespace
+
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const Capacity& capacity) {
+  return Planner(desired, kernel, capacity).run();
+}
+
+}  // namespace socklb
