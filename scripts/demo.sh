@@ -1,0 +1,143 @@
+#!/usr/bin/env bash
+# The main job on the bundled default: installs what is missing, builds, and
+# runs socklb on manifests/default on a throwaway "node" made of network
+# namespaces: one per pod (a small server answering with its pod name), and a
+# client namespace that connects to each service by ClusterIP. Nothing routes
+# off the machine; programs attach to a cgroup of the demo's own. Everything
+# it makes is removed when it ends or is interrupted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+usage() {
+  cat <<USAGE
+usage: scripts/demo.sh [--keep] [--manifests DIR] [--connects N]
+  --keep           keep the demo running for exploration until Ctrl-C
+  --manifests DIR  manifests to serve (default: manifests/default)
+  --connects N     connects per service (default: 6)
+USAGE
+}
+keep=0 manifests=manifests/default connects=6
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --keep) keep=1 ;;
+    --manifests) manifests=$2; shift ;;
+    --connects) connects=$2; shift ;;
+    -h|--help) usage; exit 0 ;;
+    *) echo "demo: unknown option $1" >&2; usage >&2; exit 2 ;;
+  esac
+  shift
+done
+[ "$(id -u)" -eq 0 ] || { echo "demo: run as root: it loads BPF programs and makes network namespaces" >&2; exit 1; }
+
+scripts/install-deps.sh
+scripts/build.sh >/dev/null
+echo "demo: built build/userspace/socklb"
+
+SOCKLB=$PWD/build/userspace/socklb
+PROBE=$PWD/build/tests/socklb-probe
+id=slbdemo$$
+CG=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)/$id
+BPFFS=/sys/fs/bpf/$id
+CLIENT=$id-client
+CLIENT4=169.254.100.1 CLIENT6=fd00:5c1b::1   # the client's own addresses, inside its namespace
+LOG=$(mktemp /tmp/$id-agent.XXXX.log)
+agent_pid="" pids=() namespaces=()
+
+cleanup() {
+  set +e
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null; wait "$p" 2>/dev/null; done
+  "$SOCKLB" uninstall --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1
+  for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
+  [ -d "$CG" ] && rmdir "$CG"
+  rm -f "$LOG" /tmp/$id-*.ready
+  echo "demo: removed its namespaces, cgroup, pins and processes"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# 1. The agent, attached to a cgroup of the demo's own.
+mkdir "$CG"
+"$SOCKLB" run --manifests "$manifests" --cgroup "$CG" --bpffs "$BPFFS" >"$LOG" 2>&1 &
+agent_pid=$!
+for _ in $(seq 100); do
+  grep -q " sync 1:" "$LOG" && break
+  kill -0 "$agent_pid" 2>/dev/null || { cat "$LOG"; echo "demo: the agent did not start" >&2; exit 1; }
+  sleep 0.1
+done
+echo "demo: agent running; its log:"
+sed 's/^/  | /' "$LOG"
+services=$("$SOCKLB" services --bpffs "$BPFFS" -o json)
+
+# 2. The pods: one namespace each, a veth to the client namespace, a server
+#    on every port the kernel maps to it. Pod names come from the manifests.
+pod_name() {
+  awk -v ip="$1" '/^---/{kind="";name="";meta=0} /^kind:/{kind=$2} /^metadata:/{meta=1;next} /^[a-z]/{meta=0}
+                  meta && /^  name:/{name=$2} kind=="Pod" && /podIP:/ && $2==ip {print name; exit}' \
+      $(find "$manifests" -name '*.yaml' -o -name '*.yml') 2>/dev/null | head -1
+}
+ip netns add "$CLIENT"; namespaces+=("$CLIENT")
+ip -n "$CLIENT" link set lo up
+ip -n "$CLIENT" addr add $CLIENT4/32 dev lo
+ip -n "$CLIENT" addr add $CLIENT6/128 dev lo nodad
+i=0
+for pod_ip in $(jq -r '[.[].backends[].address] | unique | .[]' <<<"$services"); do
+  i=$((i + 1)) ns=$id-pod$i
+  ip netns add "$ns"; namespaces+=("$ns")
+  ip link add veth$i netns "$CLIENT" type veth peer name eth0 netns "$ns"
+  ip -n "$ns" link set lo up; ip -n "$ns" link set eth0 up; ip -n "$CLIENT" link set veth$i up
+  if [[ $pod_ip == *:* ]]; then
+    ip -n "$ns" addr add "$pod_ip/128" dev eth0 nodad
+    ip -n "$ns" route add $CLIENT6/128 dev eth0
+    ip -n "$CLIENT" route add "$pod_ip/128" dev veth$i src $CLIENT6
+    host="[$pod_ip]"
+  else
+    ip -n "$ns" addr add "$pod_ip/32" dev eth0
+    ip -n "$ns" route add $CLIENT4/32 dev eth0
+    ip -n "$CLIENT" route add "$pod_ip/32" dev veth$i src $CLIENT4
+    host=$pod_ip
+  fi
+  name=$(pod_name "$pod_ip"); name=${name:-pod-$pod_ip}
+  args=()
+  while read -r proto port; do
+    args+=(--"${proto,,}" "$host:$port=$name")
+  done < <(jq -r --arg ip "$pod_ip" '.[] | .protocol as $p | .backends[] | select(.address == $ip) | "\($p) \(.port)"' \
+             <<<"$services" | sort -u)
+  "$PROBE" --netns "$ns" serve "${args[@]}" >/tmp/$id-$i.ready 2>&1 &
+  pids+=($!)
+  for _ in $(seq 50); do grep -q ready /tmp/$id-$i.ready && break; sleep 0.1; done
+  echo "demo: pod $name ($pod_ip) in namespace $ns"
+done
+
+# 3. The client: connects by ClusterIP from inside the cgroup and its namespace.
+echo
+echo "demo: $connects connects to each service from namespace $CLIENT:"
+while read -r svc vip port proto; do
+  [[ $vip == *:* ]] && target="[$vip]:$port" || target="$vip:$port"
+  [ "$proto" = UDP ] && mode=udp-unconnected || mode=tcp
+  echo "  $svc -> $target/$proto"
+  "$PROBE" --netns "$CLIENT" --cgroup "$CG" connect --to "$target" --proto $mode --count "$connects" |
+    jq -r '"    #\(.i + 1): " + (if .ok then "answered by \(.label) (\(.backend)); the client saw its peer as \(.peer)"
+                              else "failed: \(.error)" end)'
+done < <(jq -r '.[] | "\(.namespace)/\(.name) \(.cluster_ip) \(.port) \(.protocol)"' <<<"$services")
+
+echo
+echo "demo: \`socklb services --bpffs $BPFFS\` (read back from the pinned maps):"
+"$SOCKLB" services --bpffs "$BPFFS" | sed 's/^/  /'
+echo
+echo "demo: \`bpftool map dump pinned $BPFFS/services_v4\` (ports in network order, addresses as integers):"
+bpftool map dump pinned "$BPFFS/services_v4" | sed 's/^/  /'
+
+if [ $keep -eq 1 ]; then
+  cat <<EXPLORE
+
+demo: still running. From another shell:
+  $SOCKLB services --bpffs $BPFFS
+  bpftool map dump pinned $BPFFS/backends
+  $PROBE --netns $CLIENT --cgroup $CG connect --to $(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services") --count 5
+  sh -c 'echo \$\$ > $CG/cgroup.procs; exec ip netns exec $CLIENT <command>'   # any program as a client
+  edit $manifests/*.yaml and follow the agent: tail -f $LOG
+Ctrl-C stops the demo and removes everything it made.
+EXPLORE
+  wait "$agent_pid"
+fi

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Installs (apt) what socklb needs to build, test and run its demo, and only
+# what is missing. Debian 12 (bookworm) packages.
+set -euo pipefail
+
+packages=(
+  # build
+  cmake ninja-build g++ pkg-config
+  clang-16          # BPF programs: clang 14 trips on kfunc prototypes with libbpf 1.1
+  libbpf-dev bpftool libelf-dev zlib1g-dev
+  libyaml-cpp-dev   # manifests
+  libspdlog-dev libfmt-dev   # logging
+  nlohmann-json3-dev         # JSON output
+  libcli11-dev               # command line
+  doctest-dev                # unit and kernel tests
+  # run, test, demo
+  iproute2 util-linux procps jq
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  echo "socklb: all build and test dependencies are installed"
+  exit 0
+fi
+if [ "$(id -u)" -ne 0 ]; then
+  echo "socklb: missing packages: ${missing[*]}; run this script as root to install them" >&2
+  exit 1
+fi
+echo "socklb: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

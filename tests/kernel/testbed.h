@@ -1,0 +1,84 @@
+#pragma once
+// A throwaway node for one kernel test: a network namespace with no route off
+// the machine (pods are addresses on its loopback), a child cgroup of our
+// own, our own bpffs directory, a manifest directory, the agent and the
+// servers. The destructor removes all of it, also when the test failed.
+
+#include <chrono>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "child_process.h"
+
+namespace kt {
+
+struct Attempt {
+  bool ok = false;
+  std::string backend;  // the address that answered ("pod")
+  std::string label;
+  std::string peer;     // what getpeername()/recvfrom() showed the client
+  std::string error;    // "ECONNREFUSED" ...
+  double ms = 0;
+};
+
+struct ConnectOptions {
+  std::string proto = "tcp";  // tcp, udp, udp-unconnected
+  int count = 1;
+  bool v4_mapped = false;
+  bool reuse_socket = false;
+  int interval_ms = 0;
+  int timeout_ms = 2000;
+};
+
+class Testbed {
+ public:
+  Testbed();
+  ~Testbed();
+  Testbed(const Testbed&) = delete;
+  Testbed& operator=(const Testbed&) = delete;
+
+  const std::string& netns() const { return name_; }
+  const std::filesystem::path& cgroup() const { return cgroup_; }
+  const std::filesystem::path& bpffs() const { return bpffs_; }
+  const std::filesystem::path& manifests() const { return manifests_; }
+
+  // Pods: servers answering on these IP:PORT (IPv6 as [addr]:port), each
+  // address added to the namespace's loopback.
+  void serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp = {});
+
+  void write_manifest(const std::string& file, const std::string& yaml);  // atomic (rename)
+  void remove_manifest(const std::string& file);
+
+  // Starts `socklb run` on this node and waits for its first sync.
+  void start_agent(const std::vector<std::string>& extra_args = {});
+  void kill_agent(int sig);
+  ChildProcess& agent() { return *agent_; }
+  int syncs_logged() const;
+  // Waits for a sync logged after `after` syncs; returns its log line.
+  std::string wait_for_sync_after(int after, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Writes a manifest and waits for the sync that applies it.
+  std::string apply(const std::string& file, const std::string& yaml);
+
+  std::vector<Attempt> connect(const std::string& to, const ConnectOptions& options = {});
+  CommandResult socklb(const std::vector<std::string>& args);  // the CLI, with --bpffs of this node
+  nlohmann::json services();                                    // `socklb services -o json`
+
+  // Removes what earlier runs of this test binary left when they were killed.
+  static void sweep_leftovers();
+
+ private:
+  std::string name_;
+  std::filesystem::path cgroup_, bpffs_, manifests_;
+  std::unique_ptr<ChildProcess> agent_;
+  std::vector<std::unique_ptr<ChildProcess>> servers_;
+};
+
+std::string sh(const std::string& command);  // runs via /bin/sh, throws on failure
+std::filesystem::path cgroup2_root();
+
+}  // namespace kt
