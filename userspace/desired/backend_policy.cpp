@@ -10,13 +10,16 @@ bool hinted_for(const Candidate& c, const std::string& zone) {
   return c.hint_zones && std::find(c.hint_zones->begin(), c.hint_zones->end(), zone) != c.hint_zones->end();
 }
 
-// Hints are honoured only when every ready endpoint carries them and at
-// least one is meant for this zone; otherwise the whole set is used.
+// Hints are honoured only when every ready endpoint carries them (an empty
+// forZones list is none) and at least one ready endpoint is meant for this
+// zone; otherwise the whole set is used.
 std::vector<Candidate> apply_topology(std::vector<Candidate> candidates, const std::string& zone) {
   if (zone.empty()) return candidates;
-  bool all_hinted = std::all_of(candidates.begin(), candidates.end(),
-                                [](const Candidate& c) { return !c.conditions.ready || c.hint_zones.has_value(); });
-  bool any_here = std::any_of(candidates.begin(), candidates.end(), [&](const Candidate& c) { return hinted_for(c, zone); });
+  bool all_hinted = std::all_of(candidates.begin(), candidates.end(), [](const Candidate& c) {
+    return !c.conditions.ready || (c.hint_zones && !c.hint_zones->empty());
+  });
+  bool any_here = std::any_of(candidates.begin(), candidates.end(),
+                              [&](const Candidate& c) { return c.conditions.ready && hinted_for(c, zone); });
   if (!all_hinted || !any_here) return candidates;
   std::erase_if(candidates, [&](const Candidate& c) { return !hinted_for(c, zone); });
   return candidates;

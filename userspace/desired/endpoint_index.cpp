@@ -71,8 +71,11 @@ std::vector<Candidate> EndpointIndex::candidates(const Service& svc, const Servi
     if (!target) continue;
     for (const auto& ip : pod->ips) {
       if (ip.family() != family) continue;
-      bool ready = svc.publish_not_ready || pod->ready;
-      EndpointConditions conditions{ready && !pod->meta.deleting, ready, pod->meta.deleting};
+      // As the EndpointSlice controller sets them: serving is the pod's
+      // readiness; publishNotReadyAddresses makes every pod ready, even a
+      // terminating one.
+      bool ready = svc.publish_not_ready || (pod->ready && !pod->meta.deleting);
+      EndpointConditions conditions{ready, pod->ready, pod->meta.deleting};
       out.push_back({ip, *target, conditions, pod->node_name, "", std::nullopt});
     }
   }

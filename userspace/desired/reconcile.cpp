@@ -36,7 +36,7 @@ class Reconciler {
         refuse(svc, ref, "", "defined twice (again at " + again.file + ":" + std::to_string(again.line) + ")");
         continue;
       }
-      if (!proxied_by_us(svc) || out_.is_held(ref)) continue;
+      if (!proxied_by_us(svc) || out_.input_broken(ref)) continue;
       if (auto claims = build(svc, ref)) claims_[ref] = std::move(*claims);
     }
     settle_conflicts();

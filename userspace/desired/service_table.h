@@ -62,9 +62,10 @@ struct DesiredState {
   bool hold_everything = false;
   Diagnostics diagnostics;
 
-  bool is_held(const ServiceRef& ref) const {
-    return hold_everything || held.count(ref) || held_namespaces.count(ref.ns);
-  }
+  // Its own input is broken: it is neither rebuilt nor removed.
+  bool input_broken(const ServiceRef& ref) const { return held.count(ref) || held_namespaces.count(ref.ns); }
+  // What the kernel serves for it must stay if it is not desired now.
+  bool is_held(const ServiceRef& ref) const { return hold_everything || input_broken(ref); }
 };
 
 }  // namespace socklb

@@ -44,7 +44,8 @@ class Classifier {
       kind = doc["kind"].str();
       api = doc["apiVersion"].str();
     } catch (const FieldError& e) {
-      unreadable(where, e.field() + ": " + e.what() + " (cannot tell what this document is)");
+      unreadable({file_, e.line() ? e.line() : where.line},
+                 e.field() + ": " + e.what() + " (cannot tell what this document is)");
       return;
     }
     if (kind == "List" && api == "v1") {

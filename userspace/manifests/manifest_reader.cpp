@@ -39,6 +39,9 @@ void fill_from_previous(ManifestSet& now, const ManifestSet& previous) {
   add_missing(now.slices, previous.slices, present);
   add_missing(now.endpoints, previous.endpoints, present);
   add_missing(now.pods, previous.pods, present);
+  // what was broken then may be what cannot be read now: it still holds its services
+  for (const auto& b : previous.broken)
+    if (present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")}).second) now.broken.push_back(b);
 }
 
 }  // namespace
@@ -96,7 +99,6 @@ ManifestSet ManifestReader::read_file(const fs::path& file) {
   if (!parsed.unreadable) {
     ManifestSet good = parsed.objects;
     good.diagnostics.clear();
-    good.broken.clear();
     last_good_[file.string()] = std::move(good);
   } else if (previous != last_good_.end()) {
     fill_from_previous(parsed.objects, previous->second);

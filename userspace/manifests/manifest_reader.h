@@ -29,7 +29,7 @@ class ManifestReader {
   ManifestSet read_file(const std::filesystem::path& file);
 
   ReaderLimits limits_;
-  std::map<std::string, ManifestSet> last_good_;  // file -> its valid objects when it last read cleanly
+  std::map<std::string, ManifestSet> last_good_;  // file -> its objects (valid and broken) when it last read
 };
 
 std::vector<std::filesystem::path> list_manifest_files(const std::filesystem::path& root);

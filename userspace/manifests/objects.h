@@ -86,11 +86,8 @@ struct Endpoints {
   std::vector<EndpointsSubset> subsets;
 };
 
-struct ContainerPort {
-  std::string name;
-  Protocol protocol = Protocol::TCP;
-  uint16_t port = 0;
-};
+// A Pod's containerPort: name, protocol and number, like a slice port.
+using ContainerPort = EndpointPort;
 
 struct Pod {
   ObjectMeta meta;

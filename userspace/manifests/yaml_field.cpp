@@ -15,6 +15,10 @@ bool parses_as_integer(const std::string& text, int64_t& out) {
   return ec == std::errc() && end == text.data() + text.size();
 }
 
+// The YAML 1.2 core schema spellings, as Kubernetes reads them.
+bool is_true_literal(const std::string& s) { return s == "true" || s == "True" || s == "TRUE"; }
+bool is_false_literal(const std::string& s) { return s == "false" || s == "False" || s == "FALSE"; }
+
 const char* type_name(const YAML::Node& node) {
   switch (node.Type()) {
     case YAML::NodeType::Sequence: return "a list";
@@ -75,7 +79,7 @@ std::string Field::str() const {
   require_kind(YAML::NodeType::Scalar, "a string");
   const std::string& text = node_.Scalar();
   int64_t ignored;
-  if (is_plain(node_) && (parses_as_integer(text, ignored) || text == "true" || text == "false"))
+  if (is_plain(node_) && (parses_as_integer(text, ignored) || is_true_literal(text) || is_false_literal(text)))
     fail("expected a string, got " + text + " (quote it)");
   return text;
 }
@@ -96,8 +100,9 @@ int64_t Field::integer(int64_t min, int64_t max) const {
 bool Field::boolean_or(bool fallback) const {
   if (!present()) return fallback;
   require_kind(YAML::NodeType::Scalar, "true or false");
-  if (is_plain(node_) && node_.Scalar() == "true") return true;
-  if (is_plain(node_) && node_.Scalar() == "false") return false;
+  const std::string& text = node_.Scalar();
+  if (is_plain(node_) && is_true_literal(text)) return true;
+  if (is_plain(node_) && is_false_literal(text)) return false;
   fail("expected true or false, got \"" + node_.Scalar() + "\"");
 }
 

@@ -5,9 +5,11 @@
 
 namespace socklb {
 
-// Hands out ids not in use, moving forward so a freed id is not reused at
-// once: a stale reference (an affinity entry, a socket's earlier choice) then
-// finds nothing instead of a stranger. 0 is never used: it marks "none".
+// Hands out ids not in use, counting up from the highest id the kernel
+// holds. An id freed at the top may come back in a later sync; that is safe
+// because every reference (an affinity entry, a socket's earlier choice) is
+// checked against the backend's service_id, and a service's affinity entries
+// are purged when it goes. 0 is never used: it marks "none".
 class IdAllocator {
  public:
   explicit IdAllocator(std::set<uint32_t> used) : used_(std::move(used)) {
