@@ -1,0 +1,60 @@
+#pragma once
+// An in-memory MapStore for the unit tests. Batches are split into single
+// key writes and deletes, as the kernel applies them one at a time; an
+// optional checker runs after every one of them, so a test sees each
+// intermediate state a connect() could see.
+
+#include <array>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "datapath/map_store.h"
+
+namespace socklb::test {
+
+class FakeMapStore : public MapStore {
+ public:
+  // Returns what is wrong with the maps now; empty when all is well.
+  using Checker = std::function<std::vector<std::string>(const FakeMapStore&)>;
+
+  explicit FakeMapStore(uint32_t capacity_per_map = 1024);
+
+  void update(MapId map, const MapEntries& entries) override;  // throws std::runtime_error when full
+  void remove(MapId map, const std::vector<Bytes>& keys) override;  // a missing key is not an error
+  MapEntries dump(MapId map) const override;
+  uint32_t capacity(MapId map) const override { return capacity_[index(map)]; }
+
+  void set_capacity(MapId map, uint32_t capacity) { capacity_[index(map)] = capacity; }
+  std::size_t size(MapId map) const { return maps_[index(map)].size(); }
+
+  // Runs checker after every single write and delete from now on; what it
+  // reports lands in violations(), tagged with the operation just done.
+  void check_after_every_write(Checker checker) { checker_ = std::move(checker); }
+  const std::vector<std::string>& violations() const { return violations_; }
+
+  // The n-th single write or delete from now on throws std::runtime_error
+  // instead of happening, as a failed bpf() call would; once.
+  void fail_at_operation(std::size_t n) { fail_at_ = operations_ + n; }
+  std::size_t operations() const { return operations_; }
+
+ private:
+  static std::size_t index(MapId map) { return static_cast<std::size_t>(map); }
+  void before_operation(MapId map);
+  void after(const char* what, MapId map);
+
+  std::array<std::map<Bytes, Bytes>, kMapLayouts.size()> maps_;
+  std::array<uint32_t, kMapLayouts.size()> capacity_{};
+  Checker checker_;
+  std::vector<std::string> violations_;
+  std::size_t operations_ = 0;
+  std::size_t fail_at_ = 0;  // 0: never
+};
+
+// The datapath invariant (bpf/lb.h): every service entry has a VIP entry,
+// and every slot (id, revision, 0..backend_count-1) exists and names a
+// backend that exists and belongs to that service.
+std::vector<std::string> datapath_invariant_violations(const FakeMapStore& store);
+
+}  // namespace socklb::test

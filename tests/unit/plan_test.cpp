@@ -1,0 +1,217 @@
+// make_plan + apply_plan: adding, updating and removing services, with the
+// datapath invariant checked after every single map write.
+
+#include "plan_helpers.h"
+
+using namespace socklb;
+using namespace socklb::test;
+
+namespace {
+
+uint32_t backend_id(const KernelState& k, const char* ip, uint16_t port) {
+  for (const auto& [id, b] : k.backends)
+    if (decode_backend(b).ip == addr(ip) && decode_backend(b).port == port) return id;
+  return 0;
+}
+
+const socklb_service_value& service_value(const KernelState& k, const ServiceKey& key) {
+  REQUIRE(k.services.count(key));
+  return k.services.at(key);
+}
+
+void add_affinity(FakeMapStore& store, uint64_t cookie, uint32_t service_id) {
+  socklb_affinity_key key{cookie, service_id, 0};
+  socklb_affinity_value value{123, 1, 0};
+  store.update(MapId::Affinity, {{to_bytes(key), to_bytes(value)}});
+}
+
+std::multiset<uint32_t> affinity_service_ids(const FakeMapStore& store) {
+  std::multiset<uint32_t> ids;
+  for (const auto& [k, _] : store.dump(MapId::Affinity)) ids.insert(from_bytes<socklb_affinity_key>(k).service_id);
+  return ids;
+}
+
+const ServiceKey kWeb = skey("10.96.0.1", 80);
+
+}  // namespace
+
+TEST_CASE("adding services writes every map; the same desired state again plans nothing") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080)}, 0, "http");
+  d.services[skey("10.96.0.1", 443)] = dsvc("web", {be("10.244.0.1", 8443)}, 0, "https");
+  d.services[skey("fd00:10:96::1", 53, Protocol::UDP)] = dsvc("dns", {be("fd00::5", 5353)});
+  Plan plan = sync_step(store, d);
+  CHECK(plan.summary.added == 3);
+  CHECK(plan.summary.services == 3);
+  CHECK(plan.summary.backends == 4);
+  check_serves(store, served(d));
+
+  KernelState k = read_kernel_state(store);
+  CHECK(k.vips.at(addr("10.96.0.1")) == 2);
+  CHECK(k.vips.at(addr("fd00:10:96::1")) == 1);
+  std::set<uint32_t> ids;
+  for (const auto& [_, v] : k.services) {
+    CHECK(v.id != 0);
+    CHECK(v.revision == 0);
+    ids.insert(v.id);
+  }
+  CHECK(ids.size() == 3);
+  CHECK(store.size(MapId::ServicesV6) == 1);
+
+  Plan again = make_plan(d, k, capacity_of(store));
+  CHECK(again.empty());
+  CHECK(again.summary.unchanged == 3);
+  CHECK(again.summary.added + again.summary.updated + again.summary.removed == 0);
+}
+
+TEST_CASE("updates fill the unused slot set, flip the revision and reuse the ids of unchanged backends") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080)});
+  sync_step(store, d);
+  KernelState k = read_kernel_state(store);
+  const uint32_t id = service_value(k, kWeb).id;
+  const uint32_t b1 = backend_id(k, "10.244.0.1", 8080), b2 = backend_id(k, "10.244.0.2", 8080);
+
+  SUBCASE("a backend added, then one removed, then all replaced, then none") {
+    d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080), be("10.244.0.3", 8080)});
+    Plan plan = sync_step(store, d);
+    CHECK(plan.summary.updated == 1);
+    CHECK(plan.write_slots.size() == 3);
+    check_serves(store, served(d));
+    k = read_kernel_state(store);
+    CHECK(service_value(k, kWeb).revision == 1);
+    CHECK(service_value(k, kWeb).id == id);
+    CHECK(backend_id(k, "10.244.0.1", 8080) == b1);
+    CHECK(backend_id(k, "10.244.0.2", 8080) == b2);
+    for (const auto& [slot, _] : k.slots) CHECK(slot.revision == 1);  // the old set is gone
+
+    d.services[kWeb] = dsvc("web", {be("10.244.0.2", 8080), be("10.244.0.3", 8080)});
+    sync_step(store, d);
+    check_serves(store, served(d));
+    k = read_kernel_state(store);
+    CHECK(service_value(k, kWeb).revision == 0);
+    CHECK(backend_id(k, "10.244.0.1", 8080) == 0);
+    CHECK(backend_id(k, "10.244.0.2", 8080) == b2);
+
+    d.services[kWeb] = dsvc("web", {be("10.244.1.1", 8080), be("10.244.1.2", 9090)});
+    sync_step(store, d);
+    check_serves(store, served(d));
+    k = read_kernel_state(store);
+    CHECK(service_value(k, kWeb).revision == 1);
+    CHECK(backend_id(k, "10.244.0.2", 8080) == 0);
+    CHECK(backend_id(k, "10.244.1.1", 8080) > b2);  // fresh ids, not reused at once
+
+    d.services[kWeb] = dsvc("web", {});
+    sync_step(store, d);
+    check_serves(store, served(d));
+    CHECK(service_value(read_kernel_state(store), kWeb).backend_count == 0);  // connects are refused
+    CHECK(store.size(MapId::Slots) == 0);
+    CHECK(store.size(MapId::Backends) == 0);
+  }
+  SUBCASE("the same address on another port is another backend") {
+    d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.1", 8081)});
+    sync_step(store, d);
+    check_serves(store, served(d));
+    k = read_kernel_state(store);
+    CHECK(backend_id(k, "10.244.0.1", 8080) == b1);
+    CHECK(backend_id(k, "10.244.0.1", 8081) != b1);
+  }
+}
+
+TEST_CASE("a backend going active -> terminating is updated in place, without new slots") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080)});
+  sync_step(store, d);
+  KernelState before = read_kernel_state(store);
+
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080, BackendState::Terminating),
+                                  be("10.244.0.2", 8080, BackendState::Terminating)});
+  Plan plan = sync_step(store, d);
+  CHECK(plan.write_slots.empty());
+  CHECK(plan.write_backends.size() == 2);
+  CHECK(plan.summary.updated == 1);
+  check_serves(store, served(d));
+  KernelState after = read_kernel_state(store);
+  CHECK(after.slots == before.slots);
+  CHECK(service_value(after, kWeb).revision == service_value(before, kWeb).revision);
+  CHECK((service_value(after, kWeb).flags & SOCKLB_SERVICE_FALLBACK) != 0);
+  for (const auto& [id, b] : after.backends) CHECK(b.state == SOCKLB_BACKEND_TERMINATING);
+
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080)});
+  sync_step(store, d);
+  check_serves(store, served(d));
+  CHECK_FALSE((service_value(read_kernel_state(store), kWeb).flags & SOCKLB_SERVICE_FALLBACK) != 0);
+}
+
+TEST_CASE("removing a service deletes its entry, slots, backends and name; its VIP goes with its last port") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080)}, 0, "http");
+  d.services[skey("10.96.0.1", 443)] = dsvc("web", {be("10.244.0.1", 8443), be("10.244.0.2", 8443)}, 0, "https");
+  d.services[skey("10.96.0.2", 80)] = dsvc("other", {be("10.244.0.9", 80)});
+  sync_step(store, d);
+
+  d.services.erase(skey("10.96.0.1", 443));
+  Plan plan = sync_step(store, d);
+  CHECK(plan.summary.removed == 1);
+  check_serves(store, served(d));  // also: no slot, backend or name left over
+  CHECK(read_kernel_state(store).vips.at(addr("10.96.0.1")) == 1);
+
+  d.services.erase(kWeb);
+  sync_step(store, d);
+  check_serves(store, served(d));
+  CHECK_FALSE(read_kernel_state(store).vips.count(addr("10.96.0.1")));
+  CHECK(store.size(MapId::VipsV4) == 1);
+
+  sync_step(store, DesiredState{});
+  for (const auto& l : kMapLayouts) CHECK(store.size(l.id) == 0);
+}
+
+TEST_CASE("affinity entries are purged when affinity is switched off or the service goes") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("a", {be("10.244.0.1", 80)}, 30);
+  d.services[skey("10.96.0.2", 80)] = dsvc("b", {be("10.244.0.2", 80)}, 30);
+  sync_step(store, d);
+  KernelState k = read_kernel_state(store);
+  const uint32_t a = k.services.at(kWeb).id, b = k.services.at(skey("10.96.0.2", 80)).id;
+  CHECK((k.services.at(kWeb).flags & SOCKLB_SERVICE_AFFINITY) != 0);
+  CHECK(k.services.at(kWeb).affinity_timeout_sec == 30);
+  add_affinity(store, 1, a);
+  add_affinity(store, 2, a);
+  add_affinity(store, 1, b);
+
+  d.services[kWeb].affinity_timeout_sec = 0;
+  sync_step(store, d);
+  check_serves(store, served(d));
+  CHECK(affinity_service_ids(store) == std::multiset<uint32_t>{b});
+  CHECK_FALSE((read_kernel_state(store).services.at(kWeb).flags & SOCKLB_SERVICE_AFFINITY) != 0);
+
+  d.services[skey("10.96.0.2", 80)].affinity_timeout_sec = 60;  // a new timeout keeps the entries
+  Plan plan = sync_step(store, d);
+  CHECK(plan.purge_affinity.empty());
+  CHECK(affinity_service_ids(store) == std::multiset<uint32_t>{b});
+
+  d.services.erase(skey("10.96.0.2", 80));
+  sync_step(store, d);
+  CHECK(affinity_service_ids(store).empty());
+}
+
+TEST_CASE("a ClusterIP:port taken over by another service is renamed and forgets its affinity") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("old", {be("10.244.0.1", 80)}, 30);
+  sync_step(store, d);
+  const uint32_t id = read_kernel_state(store).services.at(kWeb).id;
+  add_affinity(store, 7, id);
+
+  d.services[kWeb] = dsvc("new", {be("10.244.0.1", 80)}, 30);
+  Plan plan = sync_step(store, d);
+  CHECK(plan.summary.updated == 1);
+  check_serves(store, served(d));
+  CHECK(read_kernel_state(store).owner(id) == ServiceRef{"default", "new"});
+  CHECK(affinity_service_ids(store).empty());
+}
