@@ -45,6 +45,9 @@ TEST_CASE("adding services writes every map; the same desired state again plans 
   CHECK(plan.summary.added == 3);
   CHECK(plan.summary.services == 3);
   CHECK(plan.summary.backends == 4);
+  CHECK(plan.summary.changes == std::vector<std::string>{"+default/web:http 10.96.0.1:80/TCP",
+                                                         "+default/web:https 10.96.0.1:443/TCP",
+                                                         "+default/dns [fd00:10:96::1]:53/UDP"});
   check_serves(store, served(d));
 
   KernelState k = read_kernel_state(store);
@@ -157,6 +160,7 @@ TEST_CASE("removing a service deletes its entry, slots, backends and name; its V
   d.services.erase(skey("10.96.0.1", 443));
   Plan plan = sync_step(store, d);
   CHECK(plan.summary.removed == 1);
+  CHECK(plan.summary.changes == std::vector<std::string>{"-default/web:https 10.96.0.1:443/TCP"});
   check_serves(store, served(d));  // also: no slot, backend or name left over
   CHECK(read_kernel_state(store).vips.at(addr("10.96.0.1")) == 1);
 

@@ -21,6 +21,15 @@ namespace socklb {
 namespace {
 
 constexpr std::chrono::seconds kRetryAfterFailure{1};
+constexpr std::size_t kChangesLogged = 5;
+
+// "+default/web:http 10.96.0.10:80/TCP, ~... and 12 more"
+std::string describe_changes(const std::vector<std::string>& changes) {
+  std::string out;
+  for (std::size_t i = 0; i < changes.size() && i < kChangesLogged; ++i) out += (i ? ", " : " (") + changes[i];
+  if (changes.size() > kChangesLogged) out += fmt::format(" and {} more", changes.size() - kChangesLogged);
+  return changes.empty() ? out : out + ")";
+}
 
 void log_diagnostics(const Diagnostics& diagnostics) {
   for (const auto& d : diagnostics) {
@@ -59,10 +68,10 @@ class Agent {
       SyncResult r = syncer_.sync(input);
       log_diagnostics(r.diagnostics);
       const auto& s = r.summary;
-      spdlog::info("sync {}: {} services, {} backends from {} files; changed: +{} ~{} -{}{}; {} map writes in {:.1f} ms",
+      spdlog::info("sync {}: {} services, {} backends from {} files; changed: +{} ~{} -{}{}{}; {} map writes in {:.1f} ms",
                    number_, s.services, s.backends, input.files, s.added, s.updated, s.removed,
-                   s.held ? fmt::format(", {} held at their previous state", s.held) : "", r.writes,
-                   r.took.count() / 1000.0);
+                   describe_changes(s.changes), s.held ? fmt::format(", {} held at their previous state", s.held) : "",
+                   r.writes, r.took.count() / 1000.0);
       return true;
     } catch (const std::exception& e) {
       spdlog::error("sync {} failed: {}; every service is whole (old or new); retrying in {}s", number_, e.what(),

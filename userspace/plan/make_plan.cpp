@@ -35,6 +35,7 @@ class Planner {
         plan_.delete_services.push_back(key);
         if (value.flags & SOCKLB_SERVICE_AFFINITY) plan_.purge_affinity.push_back(value.id);
         ++plan_.summary.removed;
+        note_change('-', kernel_owner_label(value.id), key);
       }
     }
     for (const auto& [key, service] : desired_.services) upsert(key, service);
@@ -172,9 +173,27 @@ class Planner {
 
     bool value_changed = !old || !(*old == value);
     if (value_changed) plan_.write_services.emplace_back(key, value);
-    if (!old) ++plan_.summary.added;
-    else if (value_changed || name_changed || !changed_backends.empty()) ++plan_.summary.updated;
-    else ++plan_.summary.unchanged;
+    std::string label = service.ref.str() + (service.port_name.empty() ? "" : ":" + service.port_name);
+    if (!old) {
+      ++plan_.summary.added;
+      note_change('+', label, key);
+    } else if (value_changed || name_changed || !changed_backends.empty()) {
+      ++plan_.summary.updated;
+      note_change('~', label, key);
+    } else {
+      ++plan_.summary.unchanged;
+    }
+  }
+
+  void note_change(char what, const std::string& label, const ServiceKey& key) {
+    plan_.summary.changes.push_back(what + label + " " + key.str());
+  }
+
+  std::string kernel_owner_label(uint32_t id) const {
+    auto name = kernel_.names.find(id);
+    if (name == kernel_.names.end()) return "?";
+    std::string port = name_field(name->second.port_name, sizeof(name->second.port_name));
+    return kernel_.owner(id).str() + (port.empty() ? "" : ":" + port);
   }
 
   uint32_t known_backend(uint32_t service_id, const Backend& backend) const {

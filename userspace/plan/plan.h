@@ -21,6 +21,8 @@ struct PlanSummary {
   std::size_t unchanged = 0;
   std::size_t services = 0;   // served after the plan
   std::size_t backends = 0;   // backend entries after the plan
+  // "+default/web:http 10.96.0.10:80/TCP", "~...", "-...": for the sync log
+  std::vector<std::string> changes;
 };
 
 struct Plan {
