@@ -259,3 +259,24 @@ ports: [{port: 80}]
   CHECK(backends(reconcile_text(text, {}, settings("node-b")), key("10.96.0.40", 80)) == Strings{"10.244.0.2:80"});
   CHECK(backends(reconcile_text(text, {}, settings("node-c")), key("10.96.0.40", 80)).empty());
 }
+
+TEST_CASE("a backend that is itself a service address is left out with an error (no loops)") {
+  // user-1 claims the ClusterIP of another service; user-2 an unallocated
+  // address inside the service CIDR; user-3 is a real pod address.
+  auto desired = reconcile_text(kUserService + pod("user-1", "10.96.0.99") + pod("user-2", "10.100.0.1") +
+                                pod("user-3", "10.244.0.3") + R"(---
+apiVersion: v1
+kind: Service
+metadata: {name: other}
+spec: {clusterIP: 10.96.0.99, ports: [{port: 80}]}
+)");
+  CHECK(backends(desired, key("10.96.0.10", 80)) == std::vector<std::string>{"10.244.0.3:8080"});
+  REQUIRE(desired.diagnostics.size() == 2);
+  for (const auto& d : desired.diagnostics) {
+    CHECK(d.severity == Diagnostic::Severity::Error);
+    CHECK(d.object == "Service default/user-service");
+    CHECK(d.field == "endpoints");
+  }
+  CHECK(desired.diagnostics[0].message.find("10.96.0.99 is itself a ClusterIP") != std::string::npos);
+  CHECK(desired.diagnostics[1].message.find("10.100.0.1 is inside the service CIDRs") != std::string::npos);
+}

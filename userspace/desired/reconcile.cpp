@@ -1,6 +1,8 @@
 #include "desired/reconcile.h"
 
 #include <algorithm>
+#include <set>
+#include <utility>
 
 #include "desired/endpoint_index.h"
 
@@ -16,7 +18,10 @@ using Claims = std::map<ServiceKey, DesiredService>;
 class Reconciler {
  public:
   Reconciler(const ManifestSet& input, const ReconcileSettings& settings, const std::map<ServiceKey, ServiceRef>& serving_now)
-      : input_(input), settings_(settings), serving_now_(serving_now), index_(input) {}
+      : input_(input), settings_(settings), serving_now_(serving_now), index_(input) {
+    for (const auto& svc : input_.services) vips_.insert(svc.cluster_ips.begin(), svc.cluster_ips.end());
+    for (const auto& [key, _] : serving_now_) vips_.insert(key.vip);
+  }
 
   DesiredState run() {
     out_.hold_everything = input_.hold_everything;
@@ -102,10 +107,30 @@ class Reconciler {
         desired.affinity_timeout_sec = svc.affinity_timeout_sec.value_or(0);
         desired.backends =
             usable_backends(index_.candidates(svc, port, vip.family()), svc.internal_traffic_local, settings_.node);
+        drop_service_addresses(svc, desired.backends);
         claims.emplace(ServiceKey{vip, port.port, port.protocol}, std::move(desired));
       }
     }
     return claims;
+  }
+
+  // A backend that is itself a service address would send a connect from
+  // one VIP to another (and, with a cycle, around forever in kube-proxy's
+  // NAT): pod addresses never lie in the service CIDRs, so such an endpoint
+  // is a mistake. It is left out; the service's other backends serve.
+  void drop_service_addresses(const Service& svc, std::vector<Backend>& backends) {
+    std::erase_if(backends, [&](const Backend& b) {
+      bool is_vip = vips_.count(b.ip) > 0;
+      bool in_cidr = std::any_of(settings_.service_cidrs.begin(), settings_.service_cidrs.end(),
+                                 [&](const Cidr& cidr) { return cidr.contains(b.ip); });
+      if (!is_vip && !in_cidr) return false;
+      if (reported_backends_.insert({ServiceRef{svc.meta.ns, svc.meta.name}, b.ip}).second)
+        out_.diagnostics.push_back(
+            {Diagnostic::Severity::Error, svc.meta.where, svc.meta.ref(), "endpoints",
+             "backend " + b.ip.str() + (is_vip ? " is itself a ClusterIP" : " is inside the service CIDRs (" + cidr_list() + ")") +
+                 ": a backend must be a pod address, so it is left out (no loops); fix the endpoint's address"});
+      return true;
+    });
   }
 
   // Two services on one ClusterIP:port/protocol cannot both be served. The
@@ -161,6 +186,8 @@ class Reconciler {
   const std::map<ServiceKey, ServiceRef>& serving_now_;
   EndpointIndex index_;
   std::map<ServiceRef, Claims> claims_;
+  std::set<IpAddress> vips_;  // every ClusterIP in the input or in the kernel
+  std::set<std::pair<ServiceRef, IpAddress>> reported_backends_;
   DesiredState out_;
 };
 
