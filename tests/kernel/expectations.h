@@ -21,6 +21,12 @@ inline int count_ok(const std::vector<Attempt>& attempts) {
   return n;
 }
 
+// Entries in a pinned map, counted with bpftool as an operator would.
+inline std::size_t map_entries(const Testbed& node, const std::string& map) {
+  auto dump = nlohmann::json::parse(sh("bpftool -j map dump pinned " + (node.bpffs() / map).string()));
+  return dump.size();
+}
+
 inline std::string describe(const std::vector<Attempt>& attempts) {
   std::string out;
   for (const auto& [backend, n] : count_by_backend(attempts)) out += backend + " x" + std::to_string(n) + "; ";

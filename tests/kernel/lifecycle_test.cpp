@@ -13,12 +13,6 @@ using namespace kt;
 
 namespace {
 
-// Entries in a pinned map, counted with bpftool as an operator would.
-std::size_t map_entries(const Testbed& node, const std::string& map) {
-  auto dump = nlohmann::json::parse(sh("bpftool -j map dump pinned " + (node.bpffs() / map).string()));
-  return dump.size();
-}
-
 std::string attachments(const Testbed& node) { return sh("bpftool cgroup show " + node.cgroup().string()); }
 
 }  // namespace

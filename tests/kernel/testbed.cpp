@@ -147,10 +147,15 @@ std::vector<Attempt> Testbed::connect(const std::string& to, const ConnectOption
   if (o.reuse_socket) argv.push_back("--reuse-socket");
   auto result = run_command(argv);
   if (result.code != 0) throw std::runtime_error("probe failed: " + result.output);
-  std::vector<Attempt> attempts;
+  std::vector<std::string> lines;
   std::istringstream in(result.output);
-  std::string line;
-  while (std::getline(in, line)) {
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return parse_attempts(lines);
+}
+
+std::vector<Attempt> parse_attempts(const std::vector<std::string>& probe_lines) {
+  std::vector<Attempt> attempts;
+  for (const auto& line : probe_lines) {
     auto j = nlohmann::json::parse(line);
     Attempt a;
     a.ok = j.value("ok", false);
@@ -159,6 +164,7 @@ std::vector<Attempt> Testbed::connect(const std::string& to, const ConnectOption
     a.peer = j.value("peer", "");
     a.error = j.value("error", "");
     a.ms = j.value("ms", 0.0);
+    a.started = std::chrono::steady_clock::time_point(std::chrono::microseconds(j.value("t_us", int64_t{0})));
     attempts.push_back(a);
   }
   return attempts;

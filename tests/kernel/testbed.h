@@ -24,7 +24,11 @@ struct Attempt {
   std::string peer;     // what getpeername()/recvfrom() showed the client
   std::string error;    // "ECONNREFUSED" ...
   double ms = 0;
+  std::chrono::steady_clock::time_point started;  // CLOCK_MONOTONIC, comparable across processes
 };
+
+// The JSON lines of `socklb-probe connect`.
+std::vector<Attempt> parse_attempts(const std::vector<std::string>& probe_lines);
 
 struct ConnectOptions {
   std::string proto = "tcp";  // tcp, udp, udp-unconnected

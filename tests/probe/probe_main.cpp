@@ -109,7 +109,7 @@ int serve(const std::vector<std::string>& tcp, const std::vector<std::string>& u
 
 struct ConnectFlags {
   std::string to, proto = "tcp";
-  int count = 1, timeout_ms = 2000, interval_ms = 0;
+  int count = 1, timeout_ms = 2000, interval_ms = 0, duration_ms = 0;
   bool v4_mapped = false, reuse_socket = false;
 };
 
@@ -173,9 +173,15 @@ int connect_many(const ConnectFlags& f) {
   Endpoint target = must_parse(f.to);
   if (f.v4_mapped) target = probe::to_v4_mapped(target);
   int shared_fd = -1;
+  auto start = std::chrono::steady_clock::now();
+  auto deadline = start + std::chrono::milliseconds(f.duration_ms);
   for (int i = 0; i < f.count; ++i) {
+    auto now = std::chrono::steady_clock::now();
+    if (f.duration_ms && now >= deadline) break;
     auto line = attempt(f, target, shared_fd);
     line["i"] = i;
+    // CLOCK_MONOTONIC is system-wide: tests compare it with when they saw a sync logged
+    line["t_us"] = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     std::cout << line.dump() << "\n";
     if (f.interval_ms) std::this_thread::sleep_for(std::chrono::milliseconds(f.interval_ms));
   }
@@ -205,6 +211,7 @@ int main(int argc, char** argv) {
   connect_cmd->add_option("--count", f.count, "attempts");
   connect_cmd->add_option("--timeout-ms", f.timeout_ms, "per attempt");
   connect_cmd->add_option("--interval-ms", f.interval_ms, "pause between attempts");
+  connect_cmd->add_option("--duration-ms", f.duration_ms, "stop starting attempts after this long (0: no limit)");
   connect_cmd->add_flag("--v4-mapped", f.v4_mapped, "dial an IPv4 address from an IPv6 socket (::ffff:a.b.c.d)");
   connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket for every attempt (UDP)");
 
