@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "datapath/kernel_state.h"
+#include "datapath/pinned_maps.h"
 #include "expectations.h"
 #include "manifests.h"
 
@@ -168,4 +170,156 @@ TEST_CASE("reliability: rolling update, a pod replaced every 300 ms (a step ever
   // the load followed the rollout rather than sitting on one pod
   CHECK(reached.size() >= kReplacements);
   CHECK(attempts.size() >= 2000);
+}
+
+namespace {
+
+// One of the 10k services of the crash test: the old and the new generation
+// differ in which services exist and in every service's backends.
+struct Generation {
+  int first_service;
+  std::vector<std::string> backends;  // "10.244.3.1:8080"
+};
+constexpr int kCrashServices = 10000;
+constexpr int kServicesPerFile = 1000;
+
+std::string crash_vip(int i) { return "10.100." + std::to_string(i / 256) + "." + std::to_string(i % 256); }
+
+std::string crash_file(const Generation& gen, int file) {
+  std::string out;
+  for (int i = gen.first_service + file * kServicesPerFile; i < gen.first_service + (file + 1) * kServicesPerFile; ++i) {
+    std::string name = "svc-" + std::to_string(i);
+    out += "---\napiVersion: v1\nkind: Service\nmetadata: {name: " + name + "}\nspec: {clusterIP: " + crash_vip(i) +
+           ", ports: [{name: http, port: 80}]}\n---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\n"
+           "metadata: {name: " + name + "-1, labels: {kubernetes.io/service-name: " + name +
+           "}}\naddressType: IPv4\nports: [{name: http, port: 8080}]\nendpoints:\n";
+    for (const auto& b : gen.backends) out += "- addresses: [" + b.substr(0, b.find(':')) + "]\n";
+  }
+  return out;
+}
+
+// What the kernel serves for VIP:80/TCP: nullopt when the entries are
+// inconsistent (a connect could fail), an empty set when not served at all.
+std::optional<std::set<std::string>> served(const socklb::KernelState& state, const std::string& vip) {
+  auto ip = *socklb::IpAddress::parse(vip);
+  auto it = state.services.find({ip, 80, socklb::Protocol::TCP});
+  if (it == state.services.end()) return std::set<std::string>{};
+  if (!state.vips.count(ip)) return std::nullopt;
+  auto ids = state.live_backend_ids(it->second);
+  if (!ids || ids->empty()) return std::nullopt;
+  std::set<std::string> out;
+  for (auto id : *ids) {
+    auto b = state.backends.find(id);
+    if (b == state.backends.end() || b->second.service_id != it->second.id) return std::nullopt;
+    out.insert(socklb::decode_backend(b->second).str());
+  }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VIP serves its old or new state") {
+  Testbed node;
+  const Generation old_gen{0, {"10.244.3.1:8080", "10.244.3.2:8080"}};
+  const Generation new_gen{kServicesPerFile, {"10.244.3.3:8080", "10.244.3.4:8080"}};
+  node.serve({"10.244.3.1:8080", "10.244.3.2:8080", "10.244.3.3:8080", "10.244.3.4:8080"});
+  auto write_generation = [&](const Generation& gen) {
+    for (int f = 0; f < kCrashServices / kServicesPerFile; ++f)
+      node.write_manifest("services-" + std::to_string(f) + ".yaml", crash_file(gen, f));
+  };
+  std::set<std::string> old_set(old_gen.backends.begin(), old_gen.backends.end());
+  std::set<std::string> new_set(new_gen.backends.begin(), new_gen.backends.end());
+
+  // An agent that logs when it starts writing maps, so that half the kills
+  // land inside the writes (the rest anywhere from exec to the end).
+  auto start_agent = [&] {
+    return std::make_unique<ChildProcess>(std::vector<std::string>{
+        SOCKLB_BIN, "--log-level", "debug", "run", "--manifests", node.manifests().string(), "--cgroup",
+        node.cgroup().string(), "--bpffs", node.bpffs().string()});
+  };
+  auto is_phase = [](int phase) {
+    return [phase](const std::string& l) { return l.find("apply phase " + std::to_string(phase)) != std::string::npos; };
+  };
+  auto is_applying = is_phase(1);
+  auto is_sync = [](const std::string& l) { return l.find("map writes in") != std::string::npos; };
+
+  write_generation(old_gen);
+  auto start = Clock::now();
+  auto first = start_agent();
+  REQUIRE(first->wait_for_line(is_applying, 0, 60s) >= 0);
+  auto writes_start = Clock::now();
+  REQUIRE(first->wait_for_line(is_sync, 0, 60s) >= 0);
+  auto whole = Clock::now() - start, writes = Clock::now() - writes_start;
+  using us = std::chrono::microseconds;
+  MESSAGE("a cold start with ", kCrashServices, " services took ", std::chrono::duration_cast<us>(whole).count() / 1000,
+          " ms, of which writing the maps ", std::chrono::duration_cast<us>(writes).count() / 1000, " ms");
+  first->signal(SIGKILL);
+  first->wait();
+
+  std::mt19937 random(std::random_device{}());
+  int kills = 0, mixed_states = 0, broken = 0, checked = 0;
+  const Generation* target = &old_gen;
+  for (int round = 0; round < 8; ++round) {
+    CAPTURE(round);
+    target = target == &old_gen ? &new_gen : &old_gen;
+    write_generation(*target);
+    auto agent = start_agent();
+    // rounds 0-3: within 1/4 of the writes' time after the start of phase
+    // 1..4 (see apply_plan.cpp); rounds 4-7: anywhere from exec to the end
+    int phase = round < 4 ? round + 1 : 0;
+    auto window = std::chrono::duration_cast<us>(phase ? writes / 4 : whole).count();
+    auto delay = us(random() % std::max<int64_t>(window, 1));
+    if (phase) REQUIRE(agent->wait_for_line(is_phase(phase), 0, 60s) >= 0);
+    std::this_thread::sleep_for(delay);
+    agent->signal(SIGKILL);
+    agent->wait();
+    kills++;
+
+    auto maps = socklb::PinnedMaps::open(node.bpffs(), true);
+    auto state = socklb::read_kernel_state(*maps);
+    int as_old = 0, as_new = 0;
+    for (int i = 0; i < kCrashServices + kServicesPerFile; ++i) {
+      auto now = served(state, crash_vip(i));
+      bool in_old = i < kCrashServices, in_new = i >= kServicesPerFile;
+      checked++;
+      // a service only one generation has is absent in the other's state
+      bool is_old = now && (in_old ? *now == old_set : now->empty());
+      bool is_new = now && (in_new ? *now == new_set : now->empty());
+      if (!is_old && !is_new) {
+        broken++;
+        if (broken < 5) MESSAGE("VIP ", crash_vip(i), " is served broken after the kill at ", delay.count(), " us");
+        continue;
+      }
+      as_old += is_old && !is_new;
+      as_new += is_new && !is_old;
+    }
+    if (as_old && as_new) mixed_states++;
+    MESSAGE("kill ", kills, (phase ? " in phase " + std::to_string(phase) : std::string(" anywhere")), " at +", delay.count(), " us: ", as_old, " services old, ", as_new, " new");
+    // and a sample of real connects agrees
+    for (int n = 0; n < 5; ++n) {
+      int i = kServicesPerFile + random() % (kCrashServices - kServicesPerFile);
+      auto attempt = node.connect(crash_vip(i) + ":80")[0];
+      CHECK_MESSAGE(attempt.ok, crash_vip(i), ": ", attempt.error);
+    }
+  }
+  MESSAGE(kills, " kills during a ", kCrashServices, "-service sync, ", mixed_states,
+          " left a mix of old and new services; VIP states checked: ", checked, ", broken: ", broken);
+  CHECK(broken == 0);
+
+  // the next start converges to exactly the manifests
+  node.start_agent();
+  auto state = socklb::read_kernel_state(*socklb::PinnedMaps::open(node.bpffs(), true));
+  const std::set<std::string>& want = target == &old_gen ? old_set : new_set;
+  int wrong = 0;
+  for (int i = 0; i < kCrashServices + kServicesPerFile; ++i) {
+    bool wanted = i >= target->first_service && i < target->first_service + kCrashServices;
+    auto now = served(state, crash_vip(i));
+    wrong += !(now && *now == (wanted ? want : std::set<std::string>{}));
+  }
+  CHECK(wrong == 0);
+  CHECK(map_entries(node, "services_v4") == kCrashServices);
+  CHECK(map_entries(node, "vips_v4") == kCrashServices);
+  CHECK(map_entries(node, "service_names") == kCrashServices);
+  CHECK(map_entries(node, "slots") == 2 * kCrashServices);
+  CHECK(map_entries(node, "backends") == 2 * kCrashServices);
 }
