@@ -323,3 +323,41 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
   CHECK(map_entries(node, "slots") == 2 * kCrashServices);
   CHECK(map_entries(node, "backends") == 2 * kCrashServices);
 }
+
+TEST_CASE("reliability: a full map refuses the services that do not fit, naming the flag; raising it resizes in place") {
+  Testbed node;
+  std::string yaml;
+  for (int i = 1; i <= 5; ++i) {
+    std::string n = std::to_string(i), ip = "10.244.4." + n;
+    node.serve({ip + ":8080"});
+    yaml += service("svc-" + n, "10.96.4." + n, kHttpPort, "app-" + n) + pod({"pod-" + n, ip, "", "app-" + n});
+  }
+  node.write_manifest("services.yaml", yaml);
+  node.start_agent({"--max-services", "3"});
+  auto served = [&] {
+    int n = 0;
+    for (int i = 1; i <= 5; ++i) n += node.connect("10.96.4." + std::to_string(i) + ":80")[0].ok;
+    return n;
+  };
+  CHECK(served() == 3);
+  int full_errors = 0;
+  for (const auto& line : node.agent().lines())
+    full_errors += line.find("map is full (3 entries): raise --max-services") != std::string::npos;
+  CHECK(full_errors == 2);
+
+  // raise the limit under load: the pinned maps are resized, not dropped
+  std::string first_served;
+  for (int i = 1; i <= 5 && first_served.empty(); ++i)
+    if (node.connect("10.96.4." + std::to_string(i) + ":80")[0].ok) first_served = "10.96.4." + std::to_string(i) + ":80";
+  ClientLoad load(node, first_served, 2, 3s);
+  std::this_thread::sleep_for(500ms);
+  node.kill_agent(SIGTERM);
+  node.start_agent({"--max-services", "8"});
+  CHECK(node.agent().output().find("5 resized") != std::string::npos);
+  CHECK(served() == 5);
+  auto attempts = load.finish();
+  MESSAGE(attempts.size(), " connects through a resize of the service maps; failed: ", count_failed(attempts));
+  CHECK_MESSAGE(count_failed(attempts) == 0, failures(attempts));
+  CHECK(map_entries(node, "services_v4") == 5);
+  CHECK(map_entries(node, "backends") == 5);
+}

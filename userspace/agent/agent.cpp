@@ -98,8 +98,9 @@ int run_agent(const AgentOptions& options) {
 
   InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
   for (const auto& note : installed.notes) spdlog::warn("{}", note);
-  spdlog::info("datapath at {}: {} maps adopted, {} created; attached to {}: {} links switched in place, {} created",
-               options.bpffs_dir.string(), installed.maps_adopted, installed.maps_created, options.cgroup.string(),
+  spdlog::info("datapath at {}: {} maps adopted, {} created, {} resized; attached to {}: {} links switched in place, {} created",
+               options.bpffs_dir.string(), installed.maps_adopted, installed.maps_created, installed.maps_resized,
+               options.cgroup.string(),
                installed.links_updated, installed.links_created);
 
   MirroredStore store(PinnedMaps::open(options.bpffs_dir, false));

@@ -4,10 +4,13 @@
 #include <bpf/libbpf.h>
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <map>
 #include <memory>
+#include <vector>
 
 #include "datapath/map_layout.h"
 #include "datapath/pinned_maps.h"
@@ -46,9 +49,46 @@ std::string program_short_name(const bpf_program* prog) {
   return name.rfind("socklb_", 0) == 0 ? name.substr(7) : name;
 }
 
-// Creates the map or adopts the pinned one; libbpf reuses a pin whose type,
-// sizes and capacity match, so we align the capacity with the pin first.
-void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, InstallReport& report) {
+// A pinned map asked to change capacity. A map cannot be resized, so a new
+// one is made, filled from the pinned one, used by the new programs, and
+// only then pinned in its place: traffic sees the old map or the full new one.
+struct Resize {
+  bpf_map* map;
+  UniqueFd pinned;
+  fs::path pin;
+  uint32_t from;
+};
+
+uint32_t count_entries(int map_fd, uint32_t key_size) {
+  std::vector<unsigned char> key(key_size), next(key_size);
+  uint32_t n = 0;
+  for (void* prev = nullptr; bpf_map_get_next_key(map_fd, prev, next.data()) == 0; prev = key.data()) {
+    key.swap(next);
+    ++n;
+  }
+  return n;
+}
+
+// Entries deleted meanwhile are skipped. Entries the programs add to the old
+// map after the copy (affinity only: the agent is the sole writer of the
+// others) are lost, which costs a client its affinity once.
+uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_size, const std::string& name) {
+  std::vector<unsigned char> key(key_size), next(key_size), value(value_size);
+  uint32_t copied = 0;
+  for (void* prev = nullptr; bpf_map_get_next_key(from_fd, prev, next.data()) == 0; prev = key.data()) {
+    key.swap(next);
+    if (bpf_map_lookup_elem(from_fd, key.data(), value.data()) != 0) continue;
+    if (bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY) != 0)
+      throw SystemError("cannot copy map " + name + " into its resized replacement", errno);
+    ++copied;
+  }
+  return copied;
+}
+
+// Creates the map, adopts the pinned one, or plans its resize; libbpf reuses
+// a pin whose type, sizes and capacity match.
+void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, InstallReport& report,
+                 std::vector<Resize>& resizes) {
   std::string name = bpf_map__name(map);
   fs::path pin = map_pin_path(dir, name);
   if (name != kSockXlateMapName) bpf_map__set_max_entries(map, requested_capacity(name, caps));
@@ -64,15 +104,34 @@ void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, I
         info.type != bpf_map__type(map))
       throw std::runtime_error(pin.string() + " has another layout than this socklb build (made by another version): "
                                "run `socklb uninstall` first");
-    if (name != kSockXlateMapName && info.max_entries != bpf_map__max_entries(map)) {
-      report.notes.push_back("map " + name + " keeps its pinned capacity of " + std::to_string(info.max_entries) +
-                             " (asked for " + std::to_string(bpf_map__max_entries(map)) +
-                             "; a new capacity applies after `socklb uninstall`)");
+    uint32_t wanted = bpf_map__max_entries(map);
+    if (name != kSockXlateMapName && info.max_entries != wanted) {
+      uint32_t held = count_entries(fd, info.key_size);
+      if (held <= wanted) {
+        resizes.push_back({map, std::move(pinned), pin, info.max_entries});
+        return;  // no pin path: libbpf creates the new map
+      }
+      report.notes.push_back("map " + name + " keeps its capacity of " + std::to_string(info.max_entries) + ": it holds " +
+                             std::to_string(held) + " entries, more than the " + std::to_string(wanted) +
+                             " asked for; lower the load first or ask for more");
       bpf_map__set_max_entries(map, info.max_entries);
     }
     ++report.maps_adopted;
   }
   if (bpf_map__set_pin_path(map, pin.c_str()) != 0) throw SystemError("cannot set the pin path of map " + name, errno);
+}
+
+// Pins the resized map in place of the old one in one step (rename), so the
+// pin never goes missing.
+void pin_resized(const Resize& r, InstallReport& report) {
+  fs::path staged = r.pin;
+  staged += "_resized";  // bpffs names may not contain dots
+  unlink(staged.c_str());  // left by an agent killed right here
+  if (bpf_obj_pin(bpf_map__fd(r.map), staged.c_str()) != 0) throw SystemError("cannot pin " + staged.string(), errno);
+  if (std::rename(staged.c_str(), r.pin.c_str()) != 0) throw SystemError("cannot replace " + r.pin.string(), errno);
+  report.notes.push_back("map " + std::string(bpf_map__name(r.map)) + " resized from " + std::to_string(r.from) +
+                         " to " + std::to_string(bpf_map__max_entries(r.map)) + " entries");
+  ++report.maps_resized;
 }
 
 // Switches a pinned attachment to the new program in place, so there is no
@@ -122,10 +181,15 @@ InstallReport install_datapath(const InstallOptions& options) {
   InstallReport report;
   Skeleton skel(socklb_bpf__open());
   if (!skel) throw SystemError("cannot open the BPF object", errno);
+  std::vector<Resize> resizes;
   bpf_map* map;
-  bpf_object__for_each_map(map, skel->obj) prepare_map(map, options.bpffs_dir, options.capacities, report);
+  bpf_object__for_each_map(map, skel->obj) prepare_map(map, options.bpffs_dir, options.capacities, report, resizes);
   if (int rc = socklb_bpf__load(skel.get()); rc != 0)
     throw SystemError("the kernel refused to load the socklb programs (the verifier log is above)", -rc);
+  // before any link switches: a failed copy leaves the old datapath untouched
+  for (const auto& r : resizes)
+    copy_entries(r.pinned.get(), bpf_map__fd(r.map), bpf_map__key_size(r.map), bpf_map__value_size(r.map),
+                 bpf_map__name(r.map));
 
   UniqueFd cgroup(open(options.cgroup.c_str(), O_RDONLY | O_DIRECTORY));
   if (!cgroup) throw SystemError("cannot open cgroup " + options.cgroup.string(), errno);
@@ -140,6 +204,8 @@ InstallReport install_datapath(const InstallOptions& options) {
       ++report.links_created;
     }
   }
+  // the new programs use the resized maps now: they take the old pins' place
+  for (const auto& r : resizes) pin_resized(r, report);
   // pins are as sensitive as the directory: root only
   for (const auto& entry : fs::directory_iterator(options.bpffs_dir))
     fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::owner_write);

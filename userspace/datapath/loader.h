@@ -10,8 +10,8 @@
 
 namespace socklb {
 
-// Requested capacities, used when a map is created. A pinned map keeps the
-// capacity it was created with.
+// Requested capacities. A pinned map of another capacity is replaced by one
+// of the new size, its entries copied, unless it holds more than that.
 struct MapCapacities {
   uint32_t services = 65536;    // per family: ClusterIP:port/protocol entries
   uint32_t backends = 262144;   // backend entries over all services
@@ -27,6 +27,7 @@ struct InstallOptions {
 struct InstallReport {
   int maps_adopted = 0;
   int maps_created = 0;
+  int maps_resized = 0;  // replaced by a copy of another capacity
   int links_created = 0;
   int links_updated = 0;  // an existing attachment switched to the new programs in place
   std::vector<std::string> notes;
