@@ -58,6 +58,11 @@ TEST_CASE("a broken manifest keeps its service's previous state; valid objects s
     check_logged(node, "10.96.0.10:80/TCP is also defined by default/web");
     CHECK(web_served());
   }
+  SUBCASE("a pod whose address is another service's ClusterIP is left out: no loop") {
+    node.apply("web.yaml", web + pod({"web-loop", "10.96.0.20"}));
+    check_logged(node, "backend 10.96.0.20 is itself a ClusterIP");
+    CHECK(web_served());
+  }
   CHECK(node.agent().running());
 }
 
