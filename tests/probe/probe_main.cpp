@@ -125,7 +125,8 @@ nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& share
   };
   bool udp = f.proto != "tcp", connected = f.proto != "udp-unconnected";
   int fd = f.reuse_socket ? shared_fd : -1;
-  if (fd < 0) {
+  bool fresh = fd < 0;
+  if (fresh) {
     fd = socket(target.family(), (udp ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
     if (fd < 0) return fail("socket");
     timeval tv{f.timeout_ms / 1000, (f.timeout_ms % 1000) * 1000};
@@ -147,7 +148,8 @@ nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& share
   sockaddr_storage from{};
   socklen_t from_len = sizeof(from);
   if (connected) {
-    if (connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.len) != 0) return fail("connect");
+    // a reused socket is connected once, as a resolver's is
+    if (fresh && connect(fd, reinterpret_cast<const sockaddr*>(&target.addr), target.len) != 0) return fail("connect");
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) out["peer"] = probe::endpoint_text(peer);
@@ -182,6 +184,11 @@ int connect_many(const ConnectFlags& f) {
     line["i"] = i;
     // CLOCK_MONOTONIC is system-wide: tests compare it with when they saw a sync logged
     line["t_us"] = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
+    // as a resolver does: a socket that failed is replaced by a new one
+    if (f.reuse_socket && !line.value("ok", false) && shared_fd >= 0) {
+      close(shared_fd);
+      shared_fd = -1;
+    }
     std::cout << line.dump() << "\n";
     if (f.interval_ms) std::this_thread::sleep_for(std::chrono::milliseconds(f.interval_ms));
   }
@@ -213,7 +220,7 @@ int main(int argc, char** argv) {
   connect_cmd->add_option("--interval-ms", f.interval_ms, "pause between attempts");
   connect_cmd->add_option("--duration-ms", f.duration_ms, "stop starting attempts after this long (0: no limit)");
   connect_cmd->add_flag("--v4-mapped", f.v4_mapped, "dial an IPv4 address from an IPv6 socket (::ffff:a.b.c.d)");
-  connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket for every attempt (UDP)");
+  connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket for every attempt (UDP); a new one after a failure");
 
   CLI11_PARSE(app, argc, argv);
   join(cgroup, netns);

@@ -14,6 +14,7 @@
 #include "datapath/mirrored_store.h"
 #include "datapath/pinned_maps.h"
 #include "datapath/preflight.h"
+#include "datapath/stale_sockets.h"
 #include "datapath/sys_error.h"
 #include "manifests/manifest_reader.h"
 
@@ -51,7 +52,13 @@ UniqueFd termination_signals() {
 
 class Agent {
  public:
-  Agent(const AgentOptions& options, MapStore& store) : options_(options), syncer_(store, options.reconcile) {}
+  Agent(const AgentOptions& options, MapStore& store) : options_(options), syncer_(store, options.reconcile) {
+    try {
+      closer_.emplace(options.bpffs_dir, options.cgroup);
+    } catch (const std::exception& e) {
+      spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
+    }
+  }
 
   // true when the sync went through; false to retry later
   bool sync() {
@@ -72,6 +79,8 @@ class Agent {
                    number_, s.services, s.backends, input.files, s.added, s.updated, s.removed,
                    describe_changes(s.changes), s.held ? fmt::format(", {} held at their previous state", s.held) : "",
                    r.writes, r.took.count() / 1000.0);
+      // the first sync too: backends may have gone while no agent ran
+      if (r.backends_deleted || number_ == 1) close_stale_sockets();
       return true;
     } catch (const std::exception& e) {
       spdlog::error("sync {} failed: {}; every service is whole (old or new); retrying in {}s", number_, e.what(),
@@ -81,7 +90,18 @@ class Agent {
   }
 
  private:
+  void close_stale_sockets() {
+    if (!closer_) return;
+    try {
+      if (int n = closer_->close_stale(); n > 0)
+        spdlog::info("sync {}: closed {} connected socket{} whose backend was removed", number_, n, n == 1 ? "" : "s");
+    } catch (const std::exception& e) {
+      spdlog::warn("sync {}: cannot close sockets of removed backends: {}", number_, e.what());
+    }
+  }
+
   const AgentOptions& options_;
+  std::optional<StaleSocketCloser> closer_;
   Syncer syncer_;
   ManifestReader reader_;
   int number_ = 0;

@@ -27,6 +27,7 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   SyncResult result;
   result.summary = plan.summary;
   result.writes = plan.writes();
+  result.backends_deleted = plan.delete_backends.size();
   result.diagnostics = std::move(desired.diagnostics);
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);

@@ -13,6 +13,7 @@ namespace socklb {
 struct SyncResult {
   PlanSummary summary;
   std::size_t writes = 0;
+  std::size_t backends_deleted = 0;  // sockets connected to them are now stale
   Diagnostics diagnostics;  // from reconcile and the planner
   std::chrono::microseconds took{0};
 };
