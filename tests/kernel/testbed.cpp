@@ -80,8 +80,9 @@ Testbed::~Testbed() {
   fs::remove_all(manifests_, ec);
 }
 
-void Testbed::serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp) {
+void Testbed::serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp, bool keep_open) {
   std::vector<std::string> argv = {SOCKLB_PROBE_BIN, "--netns", name_, "serve"};
+  if (keep_open) argv.push_back("--keep-open");
   for (const auto* list : {&tcp, &udp}) {
     for (const auto& ep : *list) {
       std::string ip = address_of(ep);

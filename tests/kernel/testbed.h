@@ -53,7 +53,8 @@ class Testbed {
 
   // Pods: servers answering on these IP:PORT (IPv6 as [addr]:port), each
   // address added to the namespace's loopback.
-  void serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp = {});
+  // keep_open: TCP connections stay open, one reply per message.
+  void serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp = {}, bool keep_open = false);
 
   void write_manifest(const std::string& file, const std::string& yaml);  // atomic (rename)
   void remove_manifest(const std::string& file);

@@ -77,18 +77,33 @@ Listener listen_on(const std::string& spec, bool udp) {
   return {fd, udp, reply + "\n"};
 }
 
-int serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp) {
+// keep_open: TCP connections stay open and get a reply per message, for
+// clients that hold one connection (long-lived connections to a pod).
+int serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp, bool keep_open) {
   std::vector<Listener> listeners;
   for (const auto& spec : tcp) listeners.push_back(listen_on(spec, false));
   for (const auto& spec : udp) listeners.push_back(listen_on(spec, true));
   std::vector<pollfd> fds;
   for (const auto& l : listeners) fds.push_back({l.fd, POLLIN, 0});
+  std::map<int, std::string> open_conns;  // fd -> reply
   std::cout << "ready" << std::endl;
   char buf[2048];
   for (;;) {
     if (poll(fds.data(), fds.size(), -1) < 0 && errno != EINTR) die("poll");
     for (std::size_t i = 0; i < fds.size(); ++i) {
-      if (!(fds[i].revents & POLLIN)) continue;
+      if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
+      if (i >= listeners.size()) {  // a kept connection: reply to each message, close at its end
+        int conn = fds[i].fd;
+        ssize_t n = read(conn, buf, sizeof(buf));
+        if (n > 0) {
+          (void)!write(conn, open_conns[conn].data(), open_conns[conn].size());
+        } else {
+          close(conn);
+          open_conns.erase(conn);
+          fds[i].fd = -1;  // poll skips it; the slot is dropped below
+        }
+        continue;
+      }
       const Listener& l = listeners[i];
       if (l.udp) {
         sockaddr_storage peer{};
@@ -98,10 +113,16 @@ int serve(const std::vector<std::string>& tcp, const std::vector<std::string>& u
       } else {
         int conn = accept4(l.fd, nullptr, nullptr, SOCK_CLOEXEC);
         if (conn < 0) continue;
+        if (keep_open) {
+          open_conns[conn] = l.reply;
+          fds.push_back({conn, POLLIN, 0});
+          continue;
+        }
         (void)!write(conn, l.reply.data(), l.reply.size());
         close(conn);
       }
     }
+    std::erase_if(fds, [](const pollfd& p) { return p.fd < 0; });
   }
 }
 
@@ -153,7 +174,8 @@ nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& share
     sockaddr_storage peer{};
     socklen_t len = sizeof(peer);
     if (getpeername(fd, reinterpret_cast<sockaddr*>(&peer), &len) == 0) out["peer"] = probe::endpoint_text(peer);
-    if (udp && send(fd, "ping", 4, 0) < 0) return fail("send");
+    // UDP, and a held TCP connection (to a serve --keep-open), ask; a fresh TCP one is answered at once
+    if ((udp || f.reuse_socket) && send(fd, "ping", 4, MSG_NOSIGNAL) < 0) return fail("send");
     n = recv(fd, buf, sizeof(buf) - 1, 0);
   } else {
     if (sendto(fd, "ping", 4, 0, reinterpret_cast<const sockaddr*>(&target.addr), target.len) < 0) return fail("sendto");
@@ -161,6 +183,10 @@ nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& share
     out["peer"] = probe::endpoint_text(from);
   }
   if (n < 0) return fail("recv");
+  if (n == 0) {
+    errno = ECONNRESET;  // the connection ended before the reply
+    return fail("recv");
+  }
   std::string reply(buf, n);
   while (!reply.empty() && reply.back() == '\n') reply.pop_back();
   auto space = reply.find(' ');
@@ -209,6 +235,8 @@ int main(int argc, char** argv) {
   auto* serve_cmd = app.add_subcommand("serve", "Answer on each address with the address (and an optional label)");
   serve_cmd->add_option("--tcp", tcp, "IP:PORT[=label] to listen on (repeatable)");
   serve_cmd->add_option("--udp", udp, "IP:PORT[=label] to answer datagrams on (repeatable)");
+  bool keep_open = false;
+  serve_cmd->add_flag("--keep-open", keep_open, "keep TCP connections open and reply to each message");
 
   ConnectFlags f;
   auto* connect_cmd = app.add_subcommand("connect", "Connect and print one JSON line per attempt");
@@ -220,10 +248,10 @@ int main(int argc, char** argv) {
   connect_cmd->add_option("--interval-ms", f.interval_ms, "pause between attempts");
   connect_cmd->add_option("--duration-ms", f.duration_ms, "stop starting attempts after this long (0: no limit)");
   connect_cmd->add_flag("--v4-mapped", f.v4_mapped, "dial an IPv4 address from an IPv6 socket (::ffff:a.b.c.d)");
-  connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket for every attempt (UDP); a new one after a failure");
+  connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket (connected once) for every attempt; a new one after a failure");
 
   CLI11_PARSE(app, argc, argv);
   join(cgroup, netns);
-  if (*serve_cmd) return serve(tcp, udp);
+  if (*serve_cmd) return serve(tcp, udp, keep_open);
   return connect_many(f);
 }
