@@ -57,6 +57,7 @@ class Agent {
   bool sync() {
     ++number_;
     ManifestSet input;
+    auto read_start = std::chrono::steady_clock::now();
     try {
       input = reader_.read(options_.manifests);
     } catch (const std::exception& e) {
@@ -64,14 +65,17 @@ class Agent {
       return false;
     }
     log_diagnostics(input.diagnostics);
+    double read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_start).count();
     try {
       SyncResult r = syncer_.sync(input);
       log_diagnostics(r.diagnostics);
       const auto& s = r.summary;
-      spdlog::info("sync {}: {} services, {} backends from {} files; changed: +{} ~{} -{}{}{}; {} map writes in {:.1f} ms",
-                   number_, s.services, s.backends, input.files, s.added, s.updated, s.removed,
-                   describe_changes(s.changes), s.held ? fmt::format(", {} held at their previous state", s.held) : "",
-                   r.writes, r.took.count() / 1000.0);
+      spdlog::info("sync {}: {} services, {} backends from {} files ({} parsed in {:.1f} ms); changed: +{} ~{} -{}{}{}; "
+                   "{} map writes in {:.1f} ms",
+                   number_, s.services, s.backends, input.files, reader_.last_work().parsed, read_ms, s.added, s.updated,
+                   s.removed, describe_changes(s.changes),
+                   s.held ? fmt::format(", {} held at their previous state", s.held) : "", r.writes,
+                   r.took.count() / 1000.0);
       return true;
     } catch (const std::exception& e) {
       spdlog::error("sync {} failed: {}; every service is whole (old or new); retrying in {}s", number_, e.what(),
