@@ -120,16 +120,16 @@ ParsedFile parse_manifest_text(const std::string& text, const std::string& file_
   ParsedFile out;
   Classifier classifier(file_name, out);
   for (const auto& doc : split_documents(text)) {
-    YAML::Node node;
+    YamlDocumentPtr yaml;
     try {
-      node = YAML::Load(doc.text);
-    } catch (const YAML::Exception& e) {
-      int line = doc.first_line + (e.mark.line >= 0 ? e.mark.line : 0);
-      classifier.unreadable({file_name, line}, "invalid YAML: " + e.msg);
+      yaml = load_yaml_document(doc.text);
+    } catch (const YamlSyntaxError& e) {
+      classifier.unreadable({file_name, doc.first_line + e.line()}, std::string("invalid YAML: ") + e.what());
       continue;
     }
-    if (!node.IsDefined() || node.IsNull()) continue;  // empty document
-    if (!node.IsMap()) {
+    const YamlNode* node = yaml->root();
+    if (!node || node->type == YamlNode::Type::Null) continue;  // empty document
+    if (node->type != YamlNode::Type::Map) {
       classifier.unreadable({file_name, doc.first_line}, "a document must be a mapping (an object with kind and apiVersion)");
       continue;
     }
