@@ -165,7 +165,8 @@ def main():
             t, line = agent.wait_sync(before, 30)
             latencies.append(1000 * (t - written))
             if "~1 " not in line and "~1;" not in line:
-                print("unexpected sync:", line)
+                print(f"change {n} (svc-{service}, slices-{index:03d}.yaml written at +{written - agent.started:.3f} s) "
+                      f"gave an unexpected sync at +{t - agent.started:.3f} s:", line)
             time.sleep(0.03)
         if latencies:
             print(f"change: {len(latencies)} endpoint changes, file write -> sync line: "
