@@ -88,6 +88,7 @@ struct ManifestReader::Job {
   int64_t read_at_ns = 0;
   std::optional<uint64_t> content;
   bool same_content = false;  // the text hashes as the cached one: no parse needed
+  DocumentCache* documents = nullptr;  // this file's, touched by this job only
   ParsedFile parsed;
   std::exception_ptr failure;  // anything but a parse problem (those are diagnostics)
 };
@@ -129,7 +130,7 @@ void ManifestReader::load(Job& job) const {
     job.same_content = true;
     return;
   }
-  job.parsed = parse_manifest_text(text, file);
+  job.parsed = parse_manifest_text(text, file, *job.documents);
 }
 
 ManifestSet ManifestReader::settle(const std::string& file, ParsedFile&& parsed) {
@@ -162,7 +163,7 @@ ManifestSet ManifestReader::read(const fs::path& root) {
     auto stamp = stamp_of(path);
     auto cached = cache_.find(file);
     if (cached != cache_.end() && still_valid(cached->second, stamp)) continue;
-    jobs.push_back({file, stamp, now, std::nullopt, false, {}, nullptr});
+    jobs.push_back({file, stamp, now, std::nullopt, false, &documents_[file], {}, nullptr});
   }
   run_on_workers(jobs.size(), [&](std::size_t i) {
     try {
@@ -195,6 +196,7 @@ ManifestSet ManifestReader::read(const fs::path& root) {
   }
   std::erase_if(last_good_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::erase_if(cache_, [&](const auto& entry) { return !seen.count(entry.first); });
+  std::erase_if(documents_, [&](const auto& entry) { return !seen.count(entry.first); });
   return all;
 }
 

@@ -8,7 +8,8 @@
 //
 // It also remembers what each file parsed to, with the file's stamp (see
 // file_stamp.h): a file whose stamp and content did not change is not parsed
-// again, so a sync after one edit costs that file only. Files that do need
+// again, so a sync after one edit costs that file only, and in that file only
+// the documents whose text changed (DocumentCache). Files that do need
 // parsing are parsed on two threads (the first read of a large tree).
 
 #include <filesystem>
@@ -56,6 +57,7 @@ class ManifestReader {
   ReaderLimits limits_;
   std::map<std::string, ManifestSet> last_good_;  // file -> its objects (valid and broken) when it last read
   std::map<std::string, Cached> cache_;           // file -> its last parse
+  std::map<std::string, DocumentCache> documents_;  // file -> its documents' parses
   Work work_;
 };
 
