@@ -70,6 +70,13 @@ class Agent:
         except OSError:
             return None
 
+    def cpu_seconds(self):
+        """user + system CPU time of the agent so far: a figure the machine's load does not inflate."""
+        pid = self.pid()
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def _read(self):
         for line in self.proc.stderr:
             with self.cond:
@@ -149,10 +156,12 @@ def main():
             argv = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", a.perf_record, "--"] + argv
         agent = Agent(argv, os.path.join(work, "time.txt"))
         t, line = agent.wait_sync(0, 300)
-        print(f"start: first sync {1000 * (t - agent.started):.0f} ms after exec | {line.split(' ', 2)[2]}")
+        print(f"start: first sync {1000 * (t - agent.started):.0f} ms after exec, agent CPU {agent.cpu_seconds():.2f} s "
+              f"| {line.split(' ', 2)[2]}")
+        cpu_before = agent.cpu_seconds()
 
         latencies = []
-        rng = random.Random(1)
+        rng = random.Random(os.getpid())
         generations = {}  # service -> how often its first endpoint moved: every change stays
         for n in range(a.changes):
             before = len(agent.syncs())
@@ -169,6 +178,8 @@ def main():
                       f"gave an unexpected sync at +{t - agent.started:.3f} s:", line)
             time.sleep(0.03)
         if latencies:
+            cpu = (agent.cpu_seconds() - cpu_before) / len(latencies)
+            print(f"change: agent CPU {1000 * cpu:.1f} ms per change (average)")
             print(f"change: {len(latencies)} endpoint changes, file write -> sync line: "
                   f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
                   f"max {max(latencies):.1f} ms | last: {line.split(' ', 2)[2]}")
