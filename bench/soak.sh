@@ -190,6 +190,10 @@ for k in "${!times[@]}"; do
 done
 errors=$(grep -c " error " "$LOG" || true)
 echo "soak: $(syncs) syncs, $errors error lines in the agent log, $canary_fail canary connects failed"
+if [ "$errors" -gt 0 ]; then  # which kinds, without timestamps and sync numbers
+  grep " error " "$LOG" | cut -d' ' -f4- | sed -E 's/sync [0-9]+/sync N/; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 |
+    sed 's/^/soak:   /'
+fi
 echo "soak: max RSS ${first_max} KiB in [${window}s, $((2 * window))s), ${last_max} KiB in the last ${window}s" \
      "($(( (last_max - first_max) * 1000 / (first_max > 0 ? first_max : 1) )) per mille)"
 echo "soak: open fds at least ${first_fds} in the first window, ${last_fds} in the last, ${fd_max} at most after warm-up"

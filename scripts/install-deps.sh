@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   clang-16          # BPF programs: clang 14 trips on kfunc prototypes with libbpf 1.1
   libbpf-dev bpftool libelf-dev zlib1g-dev
-  libyaml-dev       # manifests: libyaml reads 10,000 services ~7x faster than yaml-cpp did
+  libyaml-cpp-dev   # manifests
   libspdlog-dev libfmt-dev   # logging
   nlohmann-json3-dev         # JSON output
   libcli11-dev               # command line

@@ -1,35 +1,25 @@
 #include "manifests/yaml_tree.h"
 
-#include <yaml.h>
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/mark.h>
+#include <yaml-cpp/parser.h>
 
-#include <map>
+#include <istream>
+#include <streambuf>
+#include <unordered_map>
 
 namespace socklb {
 namespace {
 
-// yaml-cpp's null spellings, for a plain untagged scalar; an empty value
-// (`key:`) is one too.
-bool is_null_text(std::string_view s) { return s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL"; }
-
-// Owns a libyaml parser or event for the length of a scope.
-struct Parser {
-  yaml_parser_t p;
-  Parser() {
-    if (!yaml_parser_initialize(&p)) throw std::bad_alloc();
+// yaml-cpp reads from a stream; this one reads the document text in place.
+class TextBuffer : public std::streambuf {
+ public:
+  explicit TextBuffer(std::string_view text) {
+    char* begin = const_cast<char*>(text.data());  // read only: get area
+    setg(begin, begin, begin + text.size());
   }
-  ~Parser() { yaml_parser_delete(&p); }
 };
-
-struct Event {
-  yaml_event_t e;
-  ~Event() { yaml_event_delete(&e); }
-};
-
-std::string describe(const yaml_parser_t& p) {
-  std::string out = p.problem ? p.problem : "cannot be parsed";
-  if (p.context) out = std::string(p.context) + ": " + out;
-  return out;
-}
 
 }  // namespace
 
@@ -40,64 +30,74 @@ const YamlNode* YamlNode::find(std::string_view key) const {
   return nullptr;
 }
 
-class YamlTreeBuilder {
+// Builds the tree from yaml-cpp's parse events: the scanner and parser of
+// yaml-cpp without its YAML::Node graph (one shared_ptr and one std::set
+// entry per node, which made most of its cost).
+class YamlTreeBuilder : public YAML::EventHandler {
  public:
   YamlDocumentPtr build(std::string_view text) {
-    Parser parser;
-    yaml_parser_set_input_string(&parser.p, reinterpret_cast<const unsigned char*>(text.data()), text.size());
+    TextBuffer buffer(text);
+    std::istream in(&buffer);
     auto doc = std::make_shared<YamlDocument>();
     doc_ = doc.get();
-    for (;;) {
-      Event event;
-      if (!yaml_parser_parse(&parser.p, &event.e))
-        throw YamlSyntaxError(describe(parser.p), static_cast<int>(parser.p.problem_mark.line));
-      const auto& e = event.e;
-      int line = static_cast<int>(e.start_mark.line);
-      switch (e.type) {
-        case YAML_SCALAR_EVENT: {
-          YamlNode& n = add(line, e.data.scalar.anchor);
-          n.scalar.assign(reinterpret_cast<const char*>(e.data.scalar.value), e.data.scalar.length);
-          n.plain = e.data.scalar.style == YAML_PLAIN_SCALAR_STYLE && !e.data.scalar.tag;
-          n.type = n.plain && is_null_text(n.scalar) ? YamlNode::Type::Null : YamlNode::Type::Scalar;
-          break;
-        }
-        case YAML_SEQUENCE_START_EVENT:
-          open(add(line, nullptr), YamlNode::Type::Sequence, e.data.sequence_start.anchor);
-          break;
-        case YAML_MAPPING_START_EVENT:
-          open(add(line, nullptr), YamlNode::Type::Map, e.data.mapping_start.anchor);
-          break;
-        case YAML_SEQUENCE_END_EVENT:
-        case YAML_MAPPING_END_EVENT:
-          // anchored only once complete: an alias inside its own node would make a cycle
-          if (!open_.back().anchor.empty()) anchors_[open_.back().anchor] = open_.back().node;
-          open_.pop_back();
-          break;
-        case YAML_ALIAS_EVENT: {
-          auto it = anchors_.find(reinterpret_cast<const char*>(e.data.alias.anchor));
-          if (it == anchors_.end())
-            throw YamlSyntaxError("the alias *" + std::string(reinterpret_cast<const char*>(e.data.alias.anchor)) +
-                                      " names no anchor defined before it",
-                                  line);
-          attach(it->second);
-          break;
-        }
-        case YAML_DOCUMENT_END_EVENT:
-        case YAML_STREAM_END_EVENT:
-          return doc;  // only the first document, as YAML::Load
-        default:
-          break;
-      }
+    try {
+      YAML::Parser parser(in);
+      parser.HandleNextDocument(*this);  // only the first document, as YAML::Load
+    } catch (const YAML::Exception& e) {
+      throw YamlSyntaxError(e.msg, e.mark.line >= 0 ? e.mark.line : 0);
     }
+    return doc;
   }
 
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+
+  void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override { add(mark, anchor).type = YamlNode::Type::Null; }
+
+  void OnAlias(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+    auto it = anchors_.find(anchor);
+    // anchored nodes count once complete: an alias inside its own node would make a cycle
+    if (it == anchors_.end()) throw YamlSyntaxError("an alias names an anchor not complete before it", mark.line);
+    attach(it->second);
+  }
+
+  void OnScalar(const YAML::Mark& mark, const std::string& tag, YAML::anchor_t anchor, const std::string& value) override {
+    YamlNode& n = add(mark, anchor);
+    n.type = YamlNode::Type::Scalar;
+    n.plain = tag == "?";  // yaml-cpp tags plain scalars "?" and quoted ones "!"
+    n.scalar = value;
+  }
+
+  void OnSequenceStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(mark, anchor, YamlNode::Type::Sequence);
+  }
+  void OnSequenceEnd() override { close(); }
+
+  void OnMapStart(const YAML::Mark& mark, const std::string&, YAML::anchor_t anchor, YAML::EmitterStyle::value) override {
+    open(mark, anchor, YamlNode::Type::Map);
+  }
+  void OnMapEnd() override { close(); }
+
  private:
-  YamlNode& add(int line, const yaml_char_t* anchor) {
+  YamlNode& add(const YAML::Mark& mark, YAML::anchor_t anchor) {
     YamlNode& n = doc_->nodes_.emplace_back();
-    n.line = line;
-    if (anchor) anchors_[reinterpret_cast<const char*>(anchor)] = &n;  // a later anchor of the same name wins
+    n.line = mark.line >= 0 ? mark.line : 0;
     attach(&n);
+    if (anchor != YAML::NullAnchor) anchors_[anchor] = &n;  // a scalar is complete at once
     return n;
+  }
+
+  void open(const YAML::Mark& mark, YAML::anchor_t anchor, YamlNode::Type type) {
+    YamlNode& n = doc_->nodes_.emplace_back();
+    n.line = mark.line >= 0 ? mark.line : 0;
+    n.type = type;
+    attach(&n);
+    open_.push_back({&n, anchor});
+  }
+
+  void close() {
+    if (open_.back().anchor != YAML::NullAnchor) anchors_[open_.back().anchor] = open_.back().node;
+    open_.pop_back();
   }
 
   void attach(const YamlNode* n) {
@@ -105,19 +105,14 @@ class YamlTreeBuilder {
     else open_.back().node->children.push_back(n);
   }
 
-  void open(YamlNode& n, YamlNode::Type type, const yaml_char_t* anchor) {
-    n.type = type;
-    open_.push_back({&n, anchor ? reinterpret_cast<const char*>(anchor) : ""});
-  }
-
   struct Open {
     YamlNode* node;
-    std::string anchor;
+    YAML::anchor_t anchor;
   };
 
   YamlDocument* doc_ = nullptr;
   std::vector<Open> open_;  // the collections being filled, innermost last
-  std::map<std::string, const YamlNode*, std::less<>> anchors_;
+  std::unordered_map<YAML::anchor_t, const YamlNode*> anchors_;
 };
 
 YamlDocumentPtr load_yaml_document(std::string_view text) { return YamlTreeBuilder().build(text); }

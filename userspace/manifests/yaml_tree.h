@@ -1,7 +1,8 @@
 #pragma once
-// One YAML document as a small tree, read with libyaml. yaml-cpp built the
-// same tree about seven times slower (its scanner and one shared_ptr per node
-// were 90% of a 10,000-service read); Field (yaml_field.h) reads this one.
+// One YAML document as a small tree, built from yaml-cpp's parse events.
+// YAML::Load's node graph (a shared_ptr and a std::set entry per node, all
+// freed again) was about half of a 10,000-service read; Field (yaml_field.h)
+// reads this tree instead.
 //
 // Only what the manifest parsers ask: the kind of each node, a scalar's text
 // and whether it was written plain (unquoted, untagged: `80` is a number to
