@@ -133,15 +133,17 @@ void ManifestReader::load(Job& job) const {
   job.parsed = parse_manifest_text(text, file, *job.documents);
 }
 
-ManifestSet ManifestReader::settle(const std::string& file, ParsedFile&& parsed) {
+ManifestReader::SharedSet ManifestReader::settle(const std::string& file, ParsedFile&& parsed) {
   parsed.objects.files = 1;
   auto previous = last_good_.find(file);
   if (!parsed.unreadable) {
-    ManifestSet good = parsed.objects;
-    good.diagnostics.clear();
-    last_good_[file] = std::move(good);
+    // the last good version and the cached result are one object: a large
+    // tree is held once, not twice
+    auto good = std::make_shared<const ManifestSet>(std::move(parsed.objects));
+    last_good_[file] = good;
+    return good;
   } else if (previous != last_good_.end()) {
-    fill_from_previous(parsed.objects, previous->second);
+    fill_from_previous(parsed.objects, *previous->second);
     parsed.objects.diagnostics.push_back({Diagnostic::Severity::Warning, {file, 0}, "", "",
                                           "keeping the objects of its last readable version"});
   } else {
@@ -150,7 +152,7 @@ ManifestSet ManifestReader::settle(const std::string& file, ParsedFile&& parsed)
         {Diagnostic::Severity::Warning, {file, 0}, "", "",
          "its content is unknown: no service is removed until it reads cleanly"});
   }
-  return std::move(parsed.objects);
+  return std::make_shared<const ManifestSet>(std::move(parsed.objects));
 }
 
 ManifestSet ManifestReader::read(const fs::path& root) {
@@ -191,7 +193,7 @@ ManifestSet ManifestReader::read(const fs::path& root) {
   ManifestSet all;
   for (const auto& path : files) {
     seen.insert(path.string());
-    ManifestSet copy = cache_.at(path.string()).objects;
+    ManifestSet copy = *cache_.at(path.string()).objects;
     all.append(std::move(copy));
   }
   std::erase_if(last_good_, [&](const auto& entry) { return !seen.count(entry.first); });

@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -42,20 +43,22 @@ class ManifestReader {
   const Work& last_work() const { return work_; }
 
  private:
+  using SharedSet = std::shared_ptr<const ManifestSet>;
+
   struct Cached {
     std::optional<FileStamp> stamp;
     int64_t read_at_ns = 0;           // when the stamp was taken, before reading
     std::optional<uint64_t> content;  // hash of the text; none when it could not be read
-    ManifestSet objects;              // what read() contributed for this file
+    SharedSet objects;                // what read() contributed for this file
   };
   struct Job;
 
   bool still_valid(const Cached& cached, const std::optional<FileStamp>& stamp) const;
   void load(Job& job) const;  // reads and parses one file; runs on a worker thread
-  ManifestSet settle(const std::string& file, ParsedFile&& parsed);  // applies the last-good fallback
+  SharedSet settle(const std::string& file, ParsedFile&& parsed);  // applies the last-good fallback
 
   ReaderLimits limits_;
-  std::map<std::string, ManifestSet> last_good_;  // file -> its objects (valid and broken) when it last read
+  std::map<std::string, SharedSet> last_good_;    // file -> its objects (valid and broken) when it last read
   std::map<std::string, Cached> cache_;           // file -> its last parse
   std::map<std::string, DocumentCache> documents_;  // file -> its documents' parses
   Work work_;
