@@ -11,7 +11,6 @@
 
 #include "agent/manifest_watch.h"
 #include "agent/syncer.h"
-#include "datapath/mirrored_store.h"
 #include "datapath/pinned_maps.h"
 #include "datapath/preflight.h"
 #include "datapath/sys_error.h"
@@ -106,8 +105,11 @@ int run_agent(const AgentOptions& options) {
                options.bpffs_dir.string(), installed.maps_adopted, installed.maps_created, options.cgroup.string(),
                installed.links_updated, installed.links_created);
 
-  MirroredStore store(PinnedMaps::open(options.bpffs_dir, false));
-  Agent agent(options, store);
+  // No MirroredStore: the syncer carries the decoded kernel state from one
+  // sync to the next (and reads the maps back only at start and after a
+  // failed write), so a byte-for-byte copy of every map would only cost memory.
+  auto maps = PinnedMaps::open(options.bpffs_dir, false);
+  Agent agent(options, *maps);
   UniqueFd signals = termination_signals();
   std::optional<ManifestWatch> watch;
   bool pending = true;  // the first sync, or a retry
