@@ -15,6 +15,8 @@ packages=(
   doctest-dev                # unit and kernel tests
   # run, test, demo
   iproute2 util-linux procps jq
+  # benchmarks: /usr/bin/time -v for peak RSS (tests/perf, bench/soak.sh), perf for profiles
+  time linux-perf python3
 )
 
 missing=()

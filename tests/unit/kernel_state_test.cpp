@@ -1,12 +1,10 @@
-// The byte layout userspace writes for the BPF programs, read back; and the
-// MirroredStore copy that must never drift from the maps.
+// The byte layout userspace writes for the BPF programs, read back.
 
 #include <arpa/inet.h>
 #include <doctest/doctest.h>
 
 #include "backend_select.h"
 #include "datapath/kernel_state.h"
-#include "datapath/mirrored_store.h"
 #include "fake_map_store.h"
 
 using namespace socklb;
@@ -90,36 +88,4 @@ TEST_CASE("read_kernel_state decodes every map") {
   CHECK_FALSE(k.live_backend_ids(value));  // revision 0 has no slots
   CHECK(k.vips.at(key.vip) == 1);
   CHECK(decode_backend(k.backends.at(9)).port == 8080);
-}
-
-TEST_CASE("MirroredStore writes through, and re-reads the maps after a failed write") {
-  auto kernel_owned = std::make_unique<FakeMapStore>();
-  FakeMapStore& kernel = *kernel_owned;
-  MirroredStore mirror(std::move(kernel_owned));
-  auto entry = [](uint32_t id) { return std::make_pair(to_bytes(id), to_bytes(socklb_backend{})); };
-
-  mirror.update(MapId::Backends, {entry(1), entry(2)});
-  CHECK(kernel.dump(MapId::Backends) == mirror.dump(MapId::Backends));
-  mirror.remove(MapId::Backends, {to_bytes(uint32_t{1})});
-  CHECK(mirror.dump(MapId::Backends) == MapEntries{entry(2)});
-
-  // the kernel accepted the first entry of the batch, then failed
-  kernel.fail_at_operation(2);
-  CHECK_THROWS_AS(mirror.update(MapId::Backends, {entry(3), entry(4)}), std::runtime_error);
-  CHECK(mirror.dump(MapId::Backends) == kernel.dump(MapId::Backends));
-  CHECK(mirror.dump(MapId::Backends).size() == 2);
-
-  kernel.fail_at_operation(1);
-  CHECK_THROWS_AS(mirror.remove(MapId::Backends, {to_bytes(uint32_t{2})}), std::runtime_error);
-  CHECK(mirror.dump(MapId::Backends) == kernel.dump(MapId::Backends));
-
-  // the programs write affinity entries: always read from the kernel
-  kernel.update(MapId::Affinity, {{to_bytes(socklb_affinity_key{1, 2, 0}), to_bytes(socklb_affinity_value{})}});
-  CHECK(mirror.dump(MapId::Affinity).size() == 1);
-  // other maps are not re-read on every dump
-  kernel.update(MapId::Backends, {entry(9)});
-  CHECK(mirror.dump(MapId::Backends).size() == 2);
-  mirror.reload();
-  CHECK(mirror.dump(MapId::Backends).size() == 3);
-  CHECK(mirror.capacity(MapId::Slots) == kernel.capacity(MapId::Slots));
 }

@@ -11,7 +11,6 @@
 
 #include "agent/manifest_watch.h"
 #include "agent/syncer.h"
-#include "datapath/mirrored_store.h"
 #include "datapath/pinned_maps.h"
 #include "datapath/preflight.h"
 #include "datapath/stale_sockets.h"
@@ -64,6 +63,7 @@ class Agent {
   bool sync() {
     ++number_;
     ManifestSet input;
+    auto read_start = std::chrono::steady_clock::now();
     try {
       input = reader_.read(options_.manifests);
     } catch (const std::exception& e) {
@@ -71,14 +71,17 @@ class Agent {
       return false;
     }
     log_diagnostics(input.diagnostics);
+    double read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_start).count();
     try {
       SyncResult r = syncer_.sync(input);
       log_diagnostics(r.diagnostics);
       const auto& s = r.summary;
-      spdlog::info("sync {}: {} services, {} backends from {} files; changed: +{} ~{} -{}{}{}; {} map writes in {:.1f} ms",
-                   number_, s.services, s.backends, input.files, s.added, s.updated, s.removed,
-                   describe_changes(s.changes), s.held ? fmt::format(", {} held at their previous state", s.held) : "",
-                   r.writes, r.took.count() / 1000.0);
+      spdlog::info("sync {}: {} services, {} backends from {} files ({} parsed in {:.1f} ms); changed: +{} ~{} -{}{}{}; "
+                   "{} map writes in {:.1f} ms",
+                   number_, s.services, s.backends, input.files, reader_.last_work().parsed, read_ms, s.added, s.updated,
+                   s.removed, describe_changes(s.changes),
+                   s.held ? fmt::format(", {} held at their previous state", s.held) : "", r.writes,
+                   r.took.count() / 1000.0);
       // the first sync too: backends may have gone while no agent ran
       if (r.backends_deleted || number_ == 1) close_stale_sockets();
       return true;
@@ -123,8 +126,10 @@ int run_agent(const AgentOptions& options) {
                options.cgroup.string(),
                installed.links_updated, installed.links_created);
 
-  MirroredStore store(PinnedMaps::open(options.bpffs_dir, false));
-  Agent agent(options, store);
+  // The syncer carries the decoded kernel state from one sync to the next
+  // and reads the maps back only at start and after a failed write.
+  auto maps = PinnedMaps::open(options.bpffs_dir, false);
+  Agent agent(options, *maps);
   UniqueFd signals = termination_signals();
   std::optional<ManifestWatch> watch;
   bool pending = true;  // the first sync, or a retry

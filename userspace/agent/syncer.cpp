@@ -1,6 +1,7 @@
 #include "agent/syncer.h"
 
 #include "datapath/kernel_state.h"
+#include "plan/advance_state.h"
 #include "plan/apply_plan.h"
 
 namespace socklb {
@@ -19,10 +20,13 @@ Capacity Syncer::capacity() const {
 
 SyncResult Syncer::sync(const ManifestSet& input) {
   auto start = std::chrono::steady_clock::now();
-  KernelState kernel = read_kernel_state(store_);
+  KernelState kernel = known_ ? std::move(*known_) : read_kernel_state(store_);
+  known_.reset();  // until this sync's writes all went through
   DesiredState desired = reconcile(input, settings_, kernel.owners());
   Plan plan = make_plan(desired, kernel, capacity());
   apply_plan(plan, store_);
+  advance_state(kernel, plan);
+  known_ = std::move(kernel);
 
   SyncResult result;
   result.summary = plan.summary;

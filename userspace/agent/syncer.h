@@ -3,7 +3,9 @@
 // any MapStore, so the whole control path is tested without a kernel.
 
 #include <chrono>
+#include <optional>
 
+#include "datapath/kernel_state.h"
 #include "datapath/map_store.h"
 #include "desired/reconcile.h"
 #include "plan/plan.h"
@@ -31,6 +33,9 @@ class Syncer {
 
   MapStore& store_;
   ReconcileSettings settings_;
+  // What the maps hold after the last sync, advanced from its plan; empty
+  // after a failed write (the next sync reads the maps back).
+  std::optional<KernelState> known_;
 };
 
 }  // namespace socklb

@@ -79,10 +79,12 @@ std::map<ServiceKey, ServiceRef> KernelState::owners() const {
 }
 
 std::optional<std::vector<uint32_t>> KernelState::live_backend_ids(const socklb_service_value& service) const {
+  // a slot set is contiguous in the map's order: one search, then a walk
   std::vector<uint32_t> ids;
-  for (uint16_t i = 0; i < service.backend_count; ++i) {
-    auto it = slots.find({service.id, service.revision, i});
-    if (it == slots.end()) return std::nullopt;
+  ids.reserve(service.backend_count);
+  auto it = slots.lower_bound({service.id, service.revision, 0});
+  for (uint16_t i = 0; i < service.backend_count; ++i, ++it) {
+    if (it == slots.end() || !(it->first == SlotRef{service.id, service.revision, i})) return std::nullopt;
     ids.push_back(it->second);
   }
   return ids;

@@ -116,25 +116,70 @@ class Classifier {
 
 }  // namespace
 
+namespace {
+
+void parse_document(const Document& doc, const std::string& file_name, Classifier& classifier) {
+  YamlDocumentPtr yaml;
+  try {
+    yaml = load_yaml_document(doc.text);
+  } catch (const YamlSyntaxError& e) {
+    classifier.unreadable({file_name, doc.first_line + e.line()}, std::string("invalid YAML: ") + e.what());
+    return;
+  }
+  const YamlNode* node = yaml->root();
+  if (!node || node->type == YamlNode::Type::Null) return;  // empty document
+  if (node->type != YamlNode::Type::Map) {
+    classifier.unreadable({file_name, doc.first_line}, "a document must be a mapping (an object with kind and apiVersion)");
+    return;
+  }
+  classifier.add(Field(node, "", doc.first_line - 1));
+}
+
+// Moves every location of a parse `lines` further down its file.
+void shift_lines(ManifestSet& set, int lines) {
+  auto shift = [&](auto& objects) {
+    for (auto& o : objects) o.meta.where.line += lines;
+  };
+  shift(set.services);
+  shift(set.slices);
+  shift(set.endpoints);
+  shift(set.pods);
+  for (auto& d : set.diagnostics)
+    if (d.where.line > 0) d.where.line += lines;
+}
+
+}  // namespace
+
 ParsedFile parse_manifest_text(const std::string& text, const std::string& file_name) {
   ParsedFile out;
   Classifier classifier(file_name, out);
-  for (const auto& doc : split_documents(text)) {
-    YAML::Node node;
-    try {
-      node = YAML::Load(doc.text);
-    } catch (const YAML::Exception& e) {
-      int line = doc.first_line + (e.mark.line >= 0 ? e.mark.line : 0);
-      classifier.unreadable({file_name, line}, "invalid YAML: " + e.msg);
-      continue;
+  for (const auto& doc : split_documents(text)) parse_document(doc, file_name, classifier);
+  return out;
+}
+
+ParsedFile parse_manifest_text(const std::string& text, const std::string& file_name, DocumentCache& cache) {
+  ParsedFile out;
+  std::unordered_map<uint64_t, ParsedFile> seen;
+  for (auto& doc : split_documents(text)) {
+    uint64_t key = std::hash<std::string>{}(doc.text);
+    auto it = seen.find(key);
+    if (it == seen.end()) {
+      auto cached = cache.by_text_.find(key);
+      if (cached != cache.by_text_.end()) {
+        it = seen.emplace(key, std::move(cached->second)).first;
+      } else {
+        ParsedFile one;  // parsed as if the document began the file
+        Classifier classifier(file_name, one);
+        parse_document({std::move(doc.text), 1}, file_name, classifier);
+        it = seen.emplace(key, std::move(one)).first;
+      }
     }
-    if (!node.IsDefined() || node.IsNull()) continue;  // empty document
-    if (!node.IsMap()) {
-      classifier.unreadable({file_name, doc.first_line}, "a document must be a mapping (an object with kind and apiVersion)");
-      continue;
-    }
-    classifier.add(Field(node, "", doc.first_line - 1));
+    ManifestSet objects = it->second.objects;
+    shift_lines(objects, doc.first_line - 1);
+    out.objects.append(std::move(objects));
+    out.unreadable = out.unreadable || it->second.unreadable;
   }
+  cache.by_text_ = std::move(seen);
   return out;
 }
 

@@ -1,9 +1,12 @@
 #include "manifests/manifest_reader.h"
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <iterator>
+#include <thread>
 #include <fstream>
 #include <set>
-#include <sstream>
 #include <stdexcept>
 #include <tuple>
 
@@ -44,6 +47,22 @@ void fill_from_previous(ManifestSet& now, const ManifestSet& previous) {
     if (present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")}).second) now.broken.push_back(b);
 }
 
+// Runs work(0..count-1) on up to kParseThreads threads (this one included).
+// Parsing is the bulk of a first read; the machine has two cores.
+constexpr std::size_t kParseThreads = 2;
+
+template <typename Work>
+void run_on_workers(std::size_t count, Work work) {
+  std::atomic<std::size_t> next{0};
+  auto worker = [&] {
+    for (std::size_t i; (i = next++) < count;) work(i);
+  };
+  std::vector<std::thread> helpers;
+  for (std::size_t t = 1; t < kParseThreads && t < count; ++t) helpers.emplace_back(worker);
+  worker();
+  for (auto& h : helpers) h.join();
+}
+
 }  // namespace
 
 std::vector<fs::path> list_manifest_files(const fs::path& root) {
@@ -62,52 +81,124 @@ std::vector<fs::path> list_manifest_files(const fs::path& root) {
   return files;
 }
 
-ManifestSet ManifestReader::read_file(const fs::path& file) {
+// One file that needs reading: filled by load() on a worker thread.
+struct ManifestReader::Job {
+  std::string file;
+  std::optional<FileStamp> stamp;
+  int64_t read_at_ns = 0;
+  std::optional<uint64_t> content;
+  bool same_content = false;  // the text hashes as the cached one: no parse needed
+  DocumentCache* documents = nullptr;  // this file's, touched by this job only
   ParsedFile parsed;
-  std::error_code ec;
-  auto size = fs::file_size(file, ec);
-  std::ifstream in(file, std::ios::binary);
-  if (ec || !in) {
-    parsed.unreadable = true;
-    parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file.string(), 0}, "", "", "cannot read the file"});
-  } else if (size > limits_.max_file_bytes) {
-    parsed.unreadable = true;
-    parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file.string(), 0}, "", "",
-                                          "file is " + std::to_string(size) + " bytes, over the limit of " +
-                                              std::to_string(limits_.max_file_bytes) + ": split it"});
-  } else {
-    std::ostringstream text;
-    text << in.rdbuf();
-    parsed = parse_manifest_text(text.str(), file.string());
-  }
-  parsed.objects.files = 1;
+  std::exception_ptr failure;  // anything but a parse problem (those are diagnostics)
+};
 
-  auto previous = last_good_.find(file.string());
+bool ManifestReader::still_valid(const Cached& cached, const std::optional<FileStamp>& stamp) const {
+  if (!stamp || !cached.stamp || !(*cached.stamp == *stamp)) return false;
+  // written within a clock tick of our last read: the stamp may hide a change
+  return stamp->mtime_ns + kRacyWindowNs < cached.read_at_ns && stamp->ctime_ns + kRacyWindowNs < cached.read_at_ns;
+}
+
+void ManifestReader::load(Job& job) const {
+  const std::string& file = job.file;
+  std::ifstream in(file, std::ios::binary);
+  if (!in) {
+    job.parsed.unreadable = true;
+    job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "", "cannot read the file"});
+    return;
+  }
+  if (job.stamp && static_cast<std::uintmax_t>(job.stamp->size) > limits_.max_file_bytes) {
+    job.parsed.unreadable = true;
+    job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "",
+                                              "file is " + std::to_string(job.stamp->size) + " bytes, over the limit of " +
+                                                  std::to_string(limits_.max_file_bytes) + ": split it"});
+    return;
+  }
+  std::string text;
+  if (job.stamp) text.reserve(static_cast<std::size_t>(job.stamp->size));
+  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  if (text.size() > limits_.max_file_bytes) {  // grew since the stat
+    job.parsed.unreadable = true;
+    job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "",
+                                              "file is over the limit of " + std::to_string(limits_.max_file_bytes) +
+                                                  " bytes: split it"});
+    return;
+  }
+  job.content = content_hash(text);
+  auto cached = cache_.find(file);
+  if (cached != cache_.end() && cached->second.content == job.content) {
+    job.same_content = true;
+    return;
+  }
+  job.parsed = parse_manifest_text(text, file, *job.documents);
+}
+
+ManifestReader::SharedSet ManifestReader::settle(const std::string& file, ParsedFile&& parsed) {
+  parsed.objects.files = 1;
+  auto previous = last_good_.find(file);
   if (!parsed.unreadable) {
-    ManifestSet good = parsed.objects;
-    good.diagnostics.clear();
-    last_good_[file.string()] = std::move(good);
+    // the last good version and the cached result are one object: a large
+    // tree is held once, not twice
+    auto good = std::make_shared<const ManifestSet>(std::move(parsed.objects));
+    last_good_[file] = good;
+    return good;
   } else if (previous != last_good_.end()) {
-    fill_from_previous(parsed.objects, previous->second);
-    parsed.objects.diagnostics.push_back({Diagnostic::Severity::Warning, {file.string(), 0}, "", "",
+    fill_from_previous(parsed.objects, *previous->second);
+    parsed.objects.diagnostics.push_back({Diagnostic::Severity::Warning, {file, 0}, "", "",
                                           "keeping the objects of its last readable version"});
   } else {
     parsed.objects.hold_everything = true;
     parsed.objects.diagnostics.push_back(
-        {Diagnostic::Severity::Warning, {file.string(), 0}, "", "",
+        {Diagnostic::Severity::Warning, {file, 0}, "", "",
          "its content is unknown: no service is removed until it reads cleanly"});
   }
-  return std::move(parsed.objects);
+  return std::make_shared<const ManifestSet>(std::move(parsed.objects));
 }
 
 ManifestSet ManifestReader::read(const fs::path& root) {
-  ManifestSet all;
+  std::vector<fs::path> files = list_manifest_files(root);
+  std::vector<Job> jobs;
+  work_ = {};
+  for (const auto& path : files) {
+    std::string file = path.string();
+    int64_t now = file_clock_now_ns();  // before the stat: a write after it is racy next time
+    auto stamp = stamp_of(path);
+    auto cached = cache_.find(file);
+    if (cached != cache_.end() && still_valid(cached->second, stamp)) continue;
+    jobs.push_back({file, stamp, now, std::nullopt, false, &documents_[file], {}, nullptr});
+  }
+  run_on_workers(jobs.size(), [&](std::size_t i) {
+    try {
+      load(jobs[i]);
+    } catch (...) {
+      jobs[i].failure = std::current_exception();
+    }
+  });
+  for (auto& job : jobs) {
+    if (job.failure) std::rethrow_exception(job.failure);
+    Cached& entry = cache_[job.file];
+    if (job.same_content) {
+      ++work_.reused;
+    } else {
+      ++work_.parsed;
+      entry.objects = settle(job.file, std::move(job.parsed));
+    }
+    entry.stamp = job.stamp;
+    entry.read_at_ns = job.read_at_ns;
+    entry.content = job.content;
+  }
+  work_.reused += files.size() - jobs.size();
+
   std::set<std::string> seen;
-  for (const auto& file : list_manifest_files(root)) {
-    seen.insert(file.string());
-    all.append(read_file(file));
+  ManifestSet all;
+  for (const auto& path : files) {
+    seen.insert(path.string());
+    ManifestSet copy = *cache_.at(path.string()).objects;
+    all.append(std::move(copy));
   }
   std::erase_if(last_good_, [&](const auto& entry) { return !seen.count(entry.first); });
+  std::erase_if(cache_, [&](const auto& entry) { return !seen.count(entry.first); });
+  std::erase_if(documents_, [&](const auto& entry) { return !seen.count(entry.first); });
   return all;
 }
 

@@ -5,11 +5,21 @@
 // It remembers the last readable content of each file: when a file stops
 // parsing (an editor mid-save, a typo), its last good objects stand in for
 // the part that cannot be read, so nothing served from it is lost.
+//
+// It also remembers what each file parsed to, with the file's stamp (see
+// file_stamp.h): a file whose stamp and content did not change is not parsed
+// again, so a sync after one edit costs that file only, and in that file only
+// the documents whose text changed (DocumentCache). Files that do need
+// parsing are parsed on two threads (the first read of a large tree).
 
 #include <filesystem>
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 
+#include "manifests/document_parser.h"
+#include "manifests/file_stamp.h"
 #include "manifests/manifest_set.h"
 
 namespace socklb {
@@ -25,11 +35,33 @@ class ManifestReader {
   // Throws std::runtime_error when root does not exist or cannot be listed.
   ManifestSet read(const std::filesystem::path& root);
 
+  // What the last read() did: for the sync log and the tests.
+  struct Work {
+    std::size_t parsed = 0;  // files parsed
+    std::size_t reused = 0;  // files whose previous parse still stood
+  };
+  const Work& last_work() const { return work_; }
+
  private:
-  ManifestSet read_file(const std::filesystem::path& file);
+  using SharedSet = std::shared_ptr<const ManifestSet>;
+
+  struct Cached {
+    std::optional<FileStamp> stamp;
+    int64_t read_at_ns = 0;           // when the stamp was taken, before reading
+    std::optional<uint64_t> content;  // hash of the text; none when it could not be read
+    SharedSet objects;                // what read() contributed for this file
+  };
+  struct Job;
+
+  bool still_valid(const Cached& cached, const std::optional<FileStamp>& stamp) const;
+  void load(Job& job) const;  // reads and parses one file; runs on a worker thread
+  SharedSet settle(const std::string& file, ParsedFile&& parsed);  // applies the last-good fallback
 
   ReaderLimits limits_;
-  std::map<std::string, ManifestSet> last_good_;  // file -> its objects (valid and broken) when it last read
+  std::map<std::string, SharedSet> last_good_;    // file -> its objects (valid and broken) when it last read
+  std::map<std::string, Cached> cache_;           // file -> its last parse
+  std::map<std::string, DocumentCache> documents_;  // file -> its documents' parses
+  Work work_;
 };
 
 std::vector<std::filesystem::path> list_manifest_files(const std::filesystem::path& root);

@@ -3,14 +3,14 @@
 // valid value or throws FieldError naming the field path and the line, so
 // the parsers read like the Kubernetes API reference.
 
-#include <yaml-cpp/yaml.h>
-
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "manifests/yaml_tree.h"
 
 namespace socklb {
 
@@ -28,8 +28,10 @@ class FieldError : public std::runtime_error {
 
 class Field {
  public:
-  // line_offset: the line of the document's first line in its file, minus one.
-  Field(YAML::Node node, std::string path, int line_offset, int fallback_line = 0);
+  // node: nullptr for an absent field. line_offset: the line of the
+  // document's first line in its file, minus one. The document must outlive
+  // the Field (the parsers use Fields only while their document is loaded).
+  Field(const YamlNode* node, std::string path, int line_offset, int fallback_line = 0);
 
   bool present() const;  // defined and not null
   const std::string& path() const { return path_; }
@@ -49,9 +51,9 @@ class Field {
   [[noreturn]] void fail(const std::string& message) const;
 
  private:
-  void require_kind(YAML::NodeType::value type, const char* what) const;
+  void require_kind(YamlNode::Type type, const char* what) const;
 
-  YAML::Node node_;
+  const YamlNode* node_;
   std::string path_;
   int line_offset_;
   int fallback_line_;

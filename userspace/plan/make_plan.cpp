@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <set>
+#include <unordered_map>
+#include <unordered_set>
 
 #include "plan/id_allocator.h"
 #include "plan/plan.h"
@@ -11,13 +13,35 @@ namespace {
 
 constexpr std::size_t kMaxBackendsPerService = 65535;  // slot index and count are 16-bit
 
+// A backend address as one service uses it. The planner looks one up for
+// every desired backend; a sorted vector of them is one allocation where the
+// map of maps it replaces was one per backend (profiled: allocating and
+// freeing per-entry nodes was most of a 10,000-service sync).
+struct OwnedAddress {
+  uint32_t service_id;
+  uint16_t port;  // network order, as in the map
+  IpAddress ip;
+  auto operator<=>(const OwnedAddress&) const = default;
+};
+
+struct KnownBackend {
+  OwnedAddress address;
+  uint32_t id;
+  const socklb_backend* value;
+};
+
 class Planner {
  public:
   Planner(const DesiredState& desired, const KernelState& kernel, const Capacity& capacity)
       : desired_(desired), kernel_(kernel), capacity_(capacity),
         service_ids_(used_service_ids(kernel)), backend_ids_(used_backend_ids(kernel)) {
+    backends_of_.reserve(kernel.backends.size());
     for (const auto& [id, backend] : kernel.backends)
-      backends_of_[backend.service_id][{IpAddress::from_words(backend.addr), backend.port}] = id;
+      backends_of_.push_back({{backend.service_id, backend.port, IpAddress::from_words(backend.addr)}, id, &backend});
+    // stable: of two entries with one address (an interrupted sync), the higher id wins, as before
+    std::stable_sort(backends_of_.begin(), backends_of_.end(),
+                     [](const KnownBackend& a, const KnownBackend& b) { return a.address < b.address; });
+    live_backends_.reserve(kernel.backends.size());
     for (const auto& [key, _] : kernel.services) ++(key.vip.is_v4() ? peak_.services_v4 : peak_.services_v6);
     for (const auto& [vip, _] : kernel.vips) ++(vip.is_v4() ? peak_.vips_v4 : peak_.vips_v6);
     peak_.slots = static_cast<uint32_t>(kernel.slots.size());
@@ -41,34 +65,61 @@ class Planner {
     for (const auto& [key, service] : desired_.services) upsert(key, service);
     collect_garbage();
     plan_.summary.services = live_services_;
-    plan_.summary.backends = live_backends_.size();
+    plan_.summary.backends = live_backends_.size();  // unique since collect_garbage()
     return std::move(plan_);
   }
 
  private:
-  static std::set<uint32_t> used_service_ids(const KernelState& k) {
-    std::set<uint32_t> ids;
-    for (const auto& [_, v] : k.services) ids.insert(v.id);
-    for (const auto& [id, _] : k.names) ids.insert(id);
-    for (const auto& [slot, _] : k.slots) ids.insert(slot.service_id);
-    return ids;
+  // Both lists come mostly sorted from the maps' order: merging sorted runs
+  // keeps this linear (a plain sort of the concatenation fell into heapsort).
+  static std::vector<uint32_t> merged(std::vector<uint32_t> a, std::vector<uint32_t> b) {
+    if (!std::is_sorted(a.begin(), a.end())) std::sort(a.begin(), a.end());
+    if (!std::is_sorted(b.begin(), b.end())) std::sort(b.begin(), b.end());
+    std::vector<uint32_t> out(a.size() + b.size());
+    std::merge(a.begin(), a.end(), b.begin(), b.end(), out.begin());
+    return out;
   }
 
-  static std::set<uint32_t> used_backend_ids(const KernelState& k) {
-    std::set<uint32_t> ids;
-    for (const auto& [id, _] : k.backends) ids.insert(id);
-    for (const auto& [_, id] : k.slots) ids.insert(id);
-    return ids;
+  static IdAllocator used_service_ids(const KernelState& k) {
+    std::vector<uint32_t> named, others;
+    for (const auto& [id, _] : k.names) named.push_back(id);
+    for (const auto& [_, v] : k.services) others.push_back(v.id);
+    for (const auto& [slot, _] : k.slots)
+      if (others.empty() || others.back() != slot.service_id) others.push_back(slot.service_id);
+    return IdAllocator(merged(std::move(named), std::move(others)));
+  }
+
+  static IdAllocator used_backend_ids(const KernelState& k) {
+    std::vector<uint32_t> stored, in_slots;
+    stored.reserve(k.backends.size());
+    in_slots.reserve(k.slots.size());
+    for (const auto& [id, _] : k.backends) stored.push_back(id);
+    for (const auto& [_, id] : k.slots) in_slots.push_back(id);
+    return IdAllocator(merged(std::move(stored), std::move(in_slots)));
   }
 
   // A service the kernel keeps serving as it is: everything it uses is live.
   void keep(const ServiceKey& key, const socklb_service_value& value) {
     mark_live(key, value.id);
+    mark_live_slots(value.id, value.revision, value.backend_count);
     for (uint16_t i = 0; i < value.backend_count; ++i) {
-      SlotRef slot{value.id, value.revision, i};
-      live_slots_.insert(slot);
-      if (auto it = kernel_.slots.find(slot); it != kernel_.slots.end()) live_backends_.insert(it->second);
+      if (auto it = kernel_.slots.find(SlotRef{value.id, value.revision, i}); it != kernel_.slots.end())
+        live_backends_.push_back(it->second);
     }
+  }
+
+  // Live slot sets are always indexes 0..count-1 of one revision, so the
+  // longest count per (service, revision) says which slots are live.
+  static uint64_t slot_set(uint32_t service_id, uint8_t revision) { return uint64_t{service_id} << 8 | revision; }
+
+  void mark_live_slots(uint32_t service_id, uint8_t revision, uint16_t count) {
+    uint16_t& longest = live_slot_counts_[slot_set(service_id, revision)];
+    longest = std::max(longest, count);
+  }
+
+  bool slot_live(const SlotRef& slot) const {
+    auto it = live_slot_counts_.find(slot_set(slot.service_id, slot.revision));
+    return it != live_slot_counts_.end() && slot.index < it->second;
   }
 
   void mark_live(const ServiceKey& key, uint32_t id) {
@@ -120,11 +171,14 @@ class Planner {
     // of new addresses (0 here) are allocated once the service fits.
     std::vector<uint32_t> ids;
     std::vector<std::pair<uint32_t, socklb_backend>> changed_backends;
+    ids.reserve(service.backends.size());
     for (const auto& backend : service.backends) {
-      uint32_t known = old ? known_backend(id, backend) : 0;
+      auto [known, current] = old ? known_backend(id, backend) : std::pair<uint32_t, const socklb_backend*>{0, nullptr};
       ids.push_back(known);
-      if (known && !(kernel_.backends.at(known) == encode_backend(backend, id)))
-        changed_backends.emplace_back(known, encode_backend(backend, id));
+      if (known) {
+        socklb_backend wanted = encode_backend(backend, id);
+        if (!(*current == wanted)) changed_backends.emplace_back(known, wanted);
+      }
     }
     auto live = old ? kernel_.live_backend_ids(*old) : std::nullopt;
     bool same_set = live && *live == ids;
@@ -149,7 +203,7 @@ class Planner {
       plan_.write_backends.emplace_back(ids[i], encode_backend(service.backends[i], id));
     }
     plan_.write_backends.insert(plan_.write_backends.end(), changed_backends.begin(), changed_backends.end());
-    live_backends_.insert(ids.begin(), ids.end());
+    live_backends_.insert(live_backends_.end(), ids.begin(), ids.end());
 
     socklb_service_name name = encode_name(service.ref, service.port_name);
     auto old_name = kernel_.names.find(id);
@@ -164,7 +218,7 @@ class Planner {
       value.revision = old ? static_cast<uint8_t>(old->revision ^ 1) : 0;
       for (uint16_t i = 0; i < ids.size(); ++i) plan_.write_slots.emplace_back(SlotRef{id, value.revision, i}, ids[i]);
     }
-    for (uint16_t i = 0; i < ids.size(); ++i) live_slots_.insert({id, value.revision, i});
+    mark_live_slots(id, value.revision, static_cast<uint16_t>(ids.size()));
     mark_live(key, id);
 
     bool had_affinity = old && (old->flags & SOCKLB_SERVICE_AFFINITY);
@@ -173,13 +227,13 @@ class Planner {
 
     bool value_changed = !old || !(*old == value);
     if (value_changed) plan_.write_services.emplace_back(key, value);
-    std::string label = service.ref.str() + (service.port_name.empty() ? "" : ":" + service.port_name);
+    auto label = [&] { return service.ref.str() + (service.port_name.empty() ? "" : ":" + service.port_name); };
     if (!old) {
       ++plan_.summary.added;
-      note_change('+', label, key);
+      note_change('+', label(), key);
     } else if (value_changed || name_changed || !changed_backends.empty()) {
       ++plan_.summary.updated;
-      note_change('~', label, key);
+      note_change('~', label(), key);
     } else {
       ++plan_.summary.unchanged;
     }
@@ -196,11 +250,13 @@ class Planner {
     return kernel_.owner(id).str() + (port.empty() ? "" : ":" + port);
   }
 
-  uint32_t known_backend(uint32_t service_id, const Backend& backend) const {
-    auto of_service = backends_of_.find(service_id);
-    if (of_service == backends_of_.end()) return 0;
-    auto it = of_service->second.find({backend.ip, htons(backend.port)});
-    return it == of_service->second.end() ? 0 : it->second;
+  // The id and kernel value of this service's backend at this address; {0, nullptr} when none.
+  std::pair<uint32_t, const socklb_backend*> known_backend(uint32_t service_id, const Backend& backend) const {
+    OwnedAddress want{service_id, htons(backend.port), backend.ip};
+    auto it = std::upper_bound(backends_of_.begin(), backends_of_.end(), want,
+                               [](const OwnedAddress& w, const KnownBackend& k) { return w < k.address; });
+    if (it == backends_of_.begin() || !((it - 1)->address == want)) return {0, nullptr};
+    return {(it - 1)->id, (it - 1)->value};
   }
 
   static socklb_service_value service_value(uint32_t id, const DesiredService& service) {
@@ -228,9 +284,11 @@ class Planner {
   // replaced slot sets, or a sync that was interrupted.
   void collect_garbage() {
     for (const auto& [slot, _] : kernel_.slots)
-      if (!live_slots_.count(slot)) plan_.delete_slots.push_back(slot);
+      if (!slot_live(slot)) plan_.delete_slots.push_back(slot);
+    std::sort(live_backends_.begin(), live_backends_.end());
+    live_backends_.erase(std::unique(live_backends_.begin(), live_backends_.end()), live_backends_.end());
     for (const auto& [id, _] : kernel_.backends)
-      if (!live_backends_.count(id)) plan_.delete_backends.push_back(id);
+      if (!std::binary_search(live_backends_.begin(), live_backends_.end(), id)) plan_.delete_backends.push_back(id);
     for (const auto& [id, _] : kernel_.names)
       if (!live_names_.count(id)) plan_.delete_names.push_back(id);
     for (const auto& [vip, ports] : live_vip_ports_) {
@@ -246,12 +304,12 @@ class Planner {
   const Capacity& capacity_;
   IdAllocator service_ids_;
   IdAllocator backend_ids_;
-  std::map<uint32_t, std::map<std::pair<IpAddress, uint16_t>, uint32_t>> backends_of_;  // service id -> (ip, port be) -> id
+  std::vector<KnownBackend> backends_of_;  // sorted by address
   Capacity peak_;
   Plan plan_;
-  std::set<SlotRef> live_slots_;
-  std::set<uint32_t> live_backends_;
-  std::set<uint32_t> live_names_;
+  std::unordered_map<uint64_t, uint16_t> live_slot_counts_;  // slot_set() -> live slots 0..count-1
+  std::vector<uint32_t> live_backends_;  // may repeat until collect_garbage()
+  std::unordered_set<uint32_t> live_names_;
   std::map<IpAddress, uint32_t> live_vip_ports_;
   std::size_t live_services_ = 0;
 };

@@ -1,0 +1,196 @@
+#!/usr/bin/env python3
+"""Control-plane benchmark of a real `socklb run` (root).
+
+Generates N services x B backends (gen_manifests.py), starts the agent on a
+cgroup and a bpffs directory of its own (no traffic is sent: only the maps are
+programmed), and measures
+
+  start:  from the agent's exec to its first sync log line;
+  change: from an EndpointSlice file rewrite (one endpoint moved, the file
+          renamed into place) to the sync log line that applied it, CHANGES
+          times; prints p50/p99/max;
+  memory: peak RSS of the agent (/usr/bin/time -v).
+
+Everything it makes (cgroup, pins, manifest dir, the agent) is removed on exit,
+also on failure or Ctrl-C.
+
+  tests/perf/agent_bench.py --socklb build/userspace/socklb --services 10000 --changes 200
+"""
+
+import argparse
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_manifests  # noqa: E402
+
+SYNC = re.compile(r" sync (\d+): .* map writes in ([0-9.]+) ms")
+
+
+def cgroup2_root():
+    with open("/proc/mounts") as f:
+        for line in f:
+            dev, path, kind = line.split()[:3]
+            if kind == "cgroup2":
+                return path
+    sys.exit("no cgroup v2 mount")
+
+
+class Agent:
+    """The agent under /usr/bin/time -v; each stderr line kept with its arrival time."""
+
+    def __init__(self, argv, time_file):
+        self.lines = []  # (monotonic, text)
+        self.cond = threading.Condition()
+        self.started = time.monotonic()
+        self.proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", time_file] + argv,
+                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def stop(self, timeout=30):
+        # /usr/bin/time dies of SIGTERM without waiting: signal the agent under it
+        pid = self.pid()
+        if pid:
+            os.kill(pid, signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def pid(self):
+        try:
+            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
+                children = f.read().split()
+            return int(children[0]) if children else None
+        except OSError:
+            return None
+
+    def cpu_seconds(self):
+        """user + system CPU time of the agent so far: a figure the machine's load does not inflate."""
+        pid = self.pid()
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def _read(self):
+        for line in self.proc.stderr:
+            with self.cond:
+                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                self.cond.notify_all()
+
+    def syncs(self):
+        with self.cond:
+            return [(t, l) for t, l in self.lines if SYNC.search(l)]
+
+    def wait_sync(self, after, timeout):
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                syncs = [(t, l) for t, l in self.lines if SYNC.search(l)]
+                if len(syncs) > after:
+                    return syncs[after]
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    tail = "\n".join(l for _, l in self.lines[-20:])
+                    raise RuntimeError(f"no sync #{after + 1} in {timeout}s; agent output:\n{tail}")
+                self.cond.wait(0.05)
+
+
+def percentile(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--socklb", default="build/userspace/socklb")
+    p.add_argument("--services", type=int, default=10000)
+    p.add_argument("--backends", type=int, default=10)
+    p.add_argument("--files", type=int, default=0, help="default: one service file and one slice file per 1250 services")
+    p.add_argument("--changes", type=int, default=100)
+    p.add_argument("--keep-manifests", help="reuse/keep generated manifests in this directory")
+    p.add_argument("--perf-record", help="record the agent with perf into this file (perf record --call-graph dwarf)")
+    a = p.parse_args()
+    if os.geteuid() != 0:
+        sys.exit("run as root: the agent loads BPF programs")
+    files = a.files or max(1, (a.services + 1249) // 1250)
+
+    name = f"socklb-perf-{os.getpid()}"
+    cgroup = os.path.join(cgroup2_root(), name)
+    bpffs = os.path.join("/sys/fs/bpf", name)
+    work = tempfile.mkdtemp(prefix=name + "-")
+    manifests = a.keep_manifests or os.path.join(work, "manifests")
+    agent = None
+
+    def cleanup(*_):
+        if agent and agent.proc.poll() is None:
+            try:
+                agent.stop(10)
+            except subprocess.TimeoutExpired:
+                agent.proc.kill()
+        subprocess.run([a.socklb, "uninstall", "--bpffs", bpffs, "--cgroup", cgroup],
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        shutil.rmtree(bpffs, ignore_errors=True)
+        if os.path.isdir(cgroup):
+            os.rmdir(cgroup)
+        shutil.rmtree(work, ignore_errors=True)
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
+    try:
+        os.mkdir(cgroup)
+        if not (a.keep_manifests and os.listdir(manifests)):
+            t = time.monotonic()
+            subprocess.run([sys.executable, gen_manifests.__file__, "--out", manifests, "--services", str(a.services),
+                            "--backends", str(a.backends), "--files", str(files)], check=True)
+            print(f"generated {a.services} services x {a.backends} backends in {2 * files} files "
+                  f"({sum(os.path.getsize(os.path.join(manifests, f)) for f in os.listdir(manifests)) >> 20} MiB) "
+                  f"in {time.monotonic() - t:.1f} s")
+        argv = [a.socklb, "run", "--manifests", manifests, "--cgroup", cgroup, "--bpffs", bpffs,
+                "--max-services", str(max(65536, a.services * 2)),
+                "--max-backends", str(max(262144, a.services * a.backends * 3))]
+        if a.perf_record:
+            argv = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", a.perf_record, "--"] + argv
+        agent = Agent(argv, os.path.join(work, "time.txt"))
+        t, line = agent.wait_sync(0, 300)
+        print(f"start: first sync {1000 * (t - agent.started):.0f} ms after exec, agent CPU {agent.cpu_seconds():.2f} s "
+              f"| {line.split(' ', 2)[2]}")
+        cpu_before = agent.cpu_seconds()
+
+        latencies = []
+        rng = random.Random(os.getpid())
+        generations = {}  # service -> how often its first endpoint moved: every change stays
+        for n in range(a.changes):
+            before = len(agent.syncs())
+            service = rng.randrange(a.services)
+            index, per_file = gen_manifests.file_of(service, a.services, files)
+            generations[service] = n + 1
+            text = gen_manifests.slice_file_text(index, per_file, a.services, a.backends, generations)
+            gen_manifests.write_atomic(os.path.join(manifests, f"slices-{index:03d}.yaml"), text)
+            written = time.monotonic()
+            t, line = agent.wait_sync(before, 30)
+            latencies.append(1000 * (t - written))
+            if "~1 " not in line and "~1;" not in line:
+                print(f"change {n} (svc-{service}, slices-{index:03d}.yaml written at +{written - agent.started:.3f} s) "
+                      f"gave an unexpected sync at +{t - agent.started:.3f} s:", line)
+            time.sleep(0.03)
+        if latencies:
+            cpu = (agent.cpu_seconds() - cpu_before) / len(latencies)
+            print(f"change: agent CPU {1000 * cpu:.1f} ms per change (average)")
+            print(f"change: {len(latencies)} endpoint changes, file write -> sync line: "
+                  f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
+                  f"max {max(latencies):.1f} ms | last: {line.split(' ', 2)[2]}")
+        agent.stop(30)
+        with open(os.path.join(work, "time.txt")) as f:
+            rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())
+        if rss:
+            print(f"memory: peak RSS {int(rss.group(1)) / 1024:.0f} MiB")
+    finally:
+        cleanup()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,98 @@
+// ManifestReader's parse cache: a read after one edit parses that file only,
+// and never misses an edit (same size, same second, in place).
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "manifests/manifest_reader.h"
+#include "temp_dir.h"
+
+using namespace socklb;
+using socklb::test::TempDir;
+
+namespace {
+
+std::string service(const std::string& name, int port) {
+  return "apiVersion: v1\nkind: Service\nmetadata: {name: " + name + "}\nspec: {clusterIP: 10.96.0.1, ports: [{port: " +
+         std::to_string(port) + "}]}\n";
+}
+
+std::string file_name(int i) { return "f" + std::to_string(100 + i) + ".yaml"; }
+
+int port_of(const ManifestSet& set, const std::string& name) {
+  for (const auto& s : set.services)
+    if (s.meta.name == name) return s.ports.at(0).port;
+  return -1;
+}
+
+}  // namespace
+
+TEST_CASE("after one edit only that file is parsed; the result is the same as a fresh read") {
+  TempDir dir;
+  for (int i = 0; i < 20; ++i) dir.write(file_name(i), service("s" + std::to_string(i), 80));
+  ManifestReader reader;
+  ManifestSet first = reader.read(dir.path());
+  CHECK(reader.last_work().parsed == 20);
+  REQUIRE(first.services.size() == 20);
+  for (int i = 0; i < 20; ++i) CHECK(first.services[i].meta.name == "s" + std::to_string(i));  // name order, threads or not
+
+  ManifestSet again = reader.read(dir.path());
+  CHECK(reader.last_work().parsed == 0);
+  CHECK(reader.last_work().reused == 20);
+  CHECK(again.services.size() == 20);
+  CHECK(again.files == 20);
+
+  dir.write(file_name(7), service("s7", 81));  // same size, in place, within the same clock tick
+  ManifestSet edited = reader.read(dir.path());
+  CHECK(reader.last_work().parsed == 1);
+  CHECK(port_of(edited, "s7") == 81);
+  CHECK(edited.services.size() == 20);
+  ManifestSet fresh = ManifestReader().read(dir.path());
+  REQUIRE(fresh.services.size() == edited.services.size());
+  for (std::size_t i = 0; i < fresh.services.size(); ++i) {
+    CHECK(fresh.services[i].meta.name == edited.services[i].meta.name);
+    CHECK(fresh.services[i].ports[0].port == edited.services[i].ports[0].port);
+  }
+}
+
+TEST_CASE("a cached file that is removed, added or renamed is seen") {
+  TempDir dir;
+  dir.write("a.yaml", service("a", 80));
+  dir.write("b.yaml", service("b", 80));
+  ManifestReader reader;
+  REQUIRE(reader.read(dir.path()).services.size() == 2);
+  dir.remove("a.yaml");
+  CHECK(reader.read(dir.path()).services.size() == 1);
+  dir.write("c.yaml", service("c", 80));
+  ManifestSet set = reader.read(dir.path());
+  CHECK(set.services.size() == 2);
+  CHECK(reader.last_work().parsed == 1);
+  std::filesystem::rename(dir.path() / "c.yaml", dir.path() / "a.yaml");  // the name a had, c's content
+  set = reader.read(dir.path());
+  CHECK(port_of(set, "c") == 80);
+  CHECK(port_of(set, "a") == -1);
+}
+
+TEST_CASE("diagnostics of an unchanged broken file are reported on every read") {
+  TempDir dir;
+  dir.write("bad.yaml", "apiVersion: v1\nkind: Service\nmetadata: {name: x}\nspec: {ports: [{port: 0}]}\n");
+  ManifestReader reader;
+  CHECK(reader.read(dir.path()).diagnostics.size() == 1);
+  ManifestSet again = reader.read(dir.path());
+  CHECK(reader.last_work().parsed == 0);
+  CHECK(again.diagnostics.size() == 1);
+  CHECK(again.broken.size() == 1);
+}
+
+TEST_CASE("a file over the size limit is refused, and read once it fits") {
+  TempDir dir;
+  dir.write("big.yaml", service("big", 80) + std::string(200, '#') + "\n");
+  ManifestReader reader(ReaderLimits{150});
+  ManifestSet set = reader.read(dir.path());
+  CHECK(set.services.empty());
+  CHECK(set.hold_everything);
+  dir.write("big.yaml", service("big", 80));
+  set = reader.read(dir.path());
+  CHECK(set.services.size() == 1);
+}

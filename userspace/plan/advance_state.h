@@ -1,0 +1,17 @@
+#pragma once
+// What the kernel holds once a plan has been applied, computed from the plan
+// instead of read back from the maps. The syncer keeps it between syncs, so a
+// sync after one endpoint change does not decode every map again.
+
+#include "datapath/kernel_state.h"
+#include "plan/plan.h"
+
+namespace socklb {
+
+// `state` is what the plan was made against; afterwards it is what
+// apply_plan() left in the maps (the affinity map is not part of it).
+void advance_state(KernelState& state, const Plan& plan);
+
+bool operator==(const KernelState& a, const KernelState& b);
+
+}  // namespace socklb
