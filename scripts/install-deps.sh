@@ -15,6 +15,12 @@ packages=(
   doctest-dev                # unit and kernel tests
   # run, test, demo
   iproute2 util-linux procps jq
+  # benchmarks (bench/run): the runner, the peers it compares with, its charts
+  python3
+  iptables nftables                  # kube-proxy's iptables and nftables modes
+  haproxy nginx-light libnginx-mod-stream   # userspace TCP proxies (nginx: stream module)
+  gnuplot-nox                        # PNG charts
+  linux-perf                         # profiling a missed target
 )
 
 missing=()

@@ -27,7 +27,7 @@ set boxwidth 0.6
 unset key
 plot '{data}' using 0:2:xtic(1) with boxes lc rgb '#4477aa', \\
      '' using 0:2:3:4 with yerrorbars lc rgb 'black' pt 0, \\
-     '' using 0:2:(sprintf('%.0f', $2)) with labels offset 0,1
+     '' using 0:2:(sprintf('%.0f', $2)) with labels offset 0,1.5
 """
     _plot(outdir, "crr_rate", script)
 
@@ -46,8 +46,9 @@ set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.7 border -1
 set logscale y
+set yrange [10:*]
 set ylabel 'microseconds (log)'
-set key top left horizontal
+set key outside right vertical
 set title 'CRR latency (connect() to last reply byte), median of rounds'
 plot '{parts[0]}' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99', '' using 5 title 'p99.9'
 set title 'RR latency on persistent connections (send() to last reply byte), median of rounds'

@@ -6,6 +6,7 @@ import platform
 import statistics
 import time
 
+import bpf_stats
 import services
 from measure import MODES, Runner
 from netfilter import KubeProxyRules
@@ -27,8 +28,8 @@ class Plan:
 
     @staticmethod
     def full():
-        return Plan(rounds=5, duration=4, warmup=0.5, sweep=[1, 1000, 10000, 100000],
-                    control_plane=[1000, 10000, 100000], endpoint_changes=40, netfilter_timeout=180)
+        return Plan(rounds=7, duration=2, warmup=0.4, sweep=[1, 1000, 10000, 100000],
+                    control_plane=[1000, 10000, 100000], endpoint_changes=12, netfilter_timeout=180)
 
     @staticmethod
     def quick():
@@ -58,7 +59,10 @@ class Bench:
         started = time.monotonic()
         self.results["loadavg_before"] = loadavg()
         self.setup()
+        bpf_stats.enable(self.cleanup)
+        before = bpf_stats.program_stats(self.agent.bpffs)
         self.compare_modes()
+        self.results["bpf_stats"] = bpf_stats.delta(before, bpf_stats.program_stats(self.agent.bpffs))
         self.sweep()
         if not skip_control_plane:
             self.control_plane()
@@ -156,6 +160,14 @@ class Bench:
                 row["endpoint_change"] = self.endpoint_changes()
             svcs = services.all_services(self.pods, n, 10)
             for m, rules in self.rules.items():
+                previous = out[-1][m] if out else None
+                if previous and (previous["seconds"] is None
+                                 or previous["seconds"] * n / previous_n > p.netfilter_timeout):
+                    # Growth is at least linear: the projection alone passes the time limit.
+                    row[m] = {"seconds": None, "peak_rss_mib": None, "timeout_s": p.netfilter_timeout,
+                              "projected_s": (previous["seconds"] or float("inf")) * n / previous_n}
+                    log(f"control plane: {m} at {n} not run: at least {row[m]['projected_s']:.0f}s projected")
+                    continue
                 rules.program([services.measured_service(self.pods)])
                 took, rss, _ = rules.program(svcs, timeout=p.netfilter_timeout)
                 row[m] = {"seconds": took, "peak_rss_mib": rss, "timeout_s": p.netfilter_timeout}
@@ -163,6 +175,7 @@ class Bench:
                                               else f"did not finish in {p.netfilter_timeout}s (stopped)"))
                 rules.program([services.measured_service(self.pods)])
             out.append(row)
+            previous_n = n
         self.agent.clear_fillers(timeout=900)
 
     def endpoint_changes(self):
@@ -171,7 +184,7 @@ class Bench:
         for i in range(self.plan.endpoint_changes):
             target = SPARE_POD if i % 2 == 0 else POD_COUNT
             samples.append(self.agent.time_endpoint_change(self.bins["loadgen"], self.topo.clients["plain"],
-                                                           pod_ip(target), f"pod{target}"))
+                                                           pod_ip(target), f"pod{target}", timeout=60))
             time.sleep(0.05)
         self.agent.write_measured(self.pods)
         time.sleep(0.5)

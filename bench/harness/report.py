@@ -55,6 +55,8 @@ def write(outdir, results):
     m = results["machine"]
     cmp_ = results.get("compare", {})
     w(f"# socklb benchmark report\n")
+    if results["plan"]["rounds"] < 3:
+        w("**Smoke run (`--quick`)**: proves the harness works; too short to judge any number.\n")
     w(f"Command: `{results['command']}` (took {results['elapsed_s'] / 60:.1f} min). "
       f"Raw numbers: [results.json](results.json).\n")
     w("## Machine\n")
@@ -98,6 +100,10 @@ def write(outdir, results):
         w("## RR: requests per second on persistent connections\n")
         w(_compare_table(cmp_["rr"], lambda r: f"{rate(r):.0f}", rate, "req/s"))
         w("![Latency percentiles per mode](latency.png)\n")
+        if results.get("bpf_stats"):
+            w("socklb's programs during these runs (`kernel.bpf_stats_enabled`): " + ", ".join(
+                f"{hook} {s['ns_per_call']:.0f} ns per call ({s['calls']} calls)"
+                for hook, s in results["bpf_stats"].items()) + ".\n")
         w("## STREAM: bulk throughput, one connection\n")
         w("| mode | Gbit/s (median) | min-max | CPU s per GB (processes) | socklb / mode |")
         w("|---|---|---|---|---|")
@@ -162,8 +168,13 @@ def write(outdir, results):
             cells = []
             for mode in ("iptables", "nftables"):
                 r = row[mode]
-                cells += ([f"{r['seconds']:.2f} s", f"{r['peak_rss_mib']:.0f} MiB"] if r["seconds"] is not None
-                          else [f"not done in {r['timeout_s']} s (stopped)", "-"])
+                if r["seconds"] is not None:
+                    cells += [f"{r['seconds']:.2f} s", f"{r['peak_rss_mib']:.0f} MiB"]
+                elif "projected_s" in r:
+                    cells += [f"not run: >= {r['projected_s']:.0f} s projected from the size before "
+                              f"(limit {r['timeout_s']} s)", "-"]
+                else:
+                    cells += [f"not done in {r['timeout_s']} s (stopped)", "-"]
             w(f"| {row['services']} | {s['seconds']:.2f} s | {s['peak_rss_mib']:.0f} MiB / {s['map_mib']:.0f} MiB | "
               + " | ".join(cells) + " |")
             if row["services"] == 10000:
