@@ -21,6 +21,7 @@ packages=(
   haproxy nginx-light libnginx-mod-stream   # userspace TCP proxies (nginx: stream module)
   gnuplot-nox                        # PNG charts
   linux-perf                         # profiling a missed target
+  time                               # peak RSS of iptables-restore / nft
 )
 
 missing=()

@@ -2,6 +2,7 @@
 programmed with iptables-restore / nft -f, timed, peak RSS recorded."""
 
 import os
+import signal
 import subprocess
 import time
 
@@ -10,24 +11,30 @@ from system import in_netns
 
 
 def timed_load(cmd, path, timeout):
-    """Runs cmd < path; returns (seconds, peak RSS MiB) or (None, None) on timeout."""
+    """Runs cmd < path; returns (seconds, peak RSS MiB) or (None, None) on timeout.
+    The peak comes from GNU time: a child forked straight from this (large)
+    Python process would inherit its RSS as a floor of ru_maxrss."""
+    rss_path = path + ".maxrss"
     with open(path) as stdin:
         start = time.monotonic()
-        proc = subprocess.Popen(cmd, stdin=stdin, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(["/usr/bin/time", "-f", "%M", "-o", rss_path] + cmd, stdin=stdin,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                start_new_session=True)
         deadline = start + timeout
         while True:
             pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
             if pid:
                 break
             if time.monotonic() > deadline:
-                proc.kill()
+                os.killpg(proc.pid, signal.SIGKILL)   # time and the loader under it
                 os.wait4(proc.pid, 0)
                 return None, None
             time.sleep(0.01)
         took = time.monotonic() - start
     if os.waitstatus_to_exitcode(status) != 0:
         raise RuntimeError(f"`{' '.join(cmd)} < {path}` failed: {proc.stderr.read().decode()[:2000]}")
-    return took, usage.ru_maxrss / 1024
+    with open(rss_path) as f:
+        return took, int(f.read().split()[-1]) / 1024
 
 
 class KubeProxyRules:

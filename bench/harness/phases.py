@@ -15,7 +15,10 @@ from socklb_agent import Agent
 from system import loadavg, log, run
 from topology import CLIENT_ADDRS, POD_COUNT, PROXY_ADDRS, SPARE_POD, Topology, pod_ip
 
-SWEEP_MODES = ["socklb", "iptables", "nftables"]
+# direct runs in every sweep round as the control: it does not depend on the
+# number of services, so mode/direct in the same round cancels the drift of a
+# shared machine between sweep steps that are minutes apart.
+SWEEP_MODES = ["direct", "socklb", "iptables", "nftables"]
 
 
 class Plan:
@@ -28,8 +31,8 @@ class Plan:
 
     @staticmethod
     def full():
-        return Plan(rounds=7, duration=2, warmup=0.4, sweep=[1, 1000, 10000, 100000],
-                    control_plane=[1000, 10000, 100000], endpoint_changes=12, netfilter_timeout=180)
+        return Plan(rounds=7, duration=1.5, warmup=0.3, sweep=[1, 1000, 10000, 100000],
+                    control_plane=[1000, 10000, 100000], endpoint_changes=10, netfilter_timeout=180)
 
     @staticmethod
     def quick():
@@ -107,14 +110,15 @@ class Bench:
                 # Rotate the starting mode each round so no mode always runs first.
                 order = MODES[r % len(MODES):] + MODES[:r % len(MODES)]
                 for mode in order:
-                    res = self._one(mode, workload, p.duration, p.warmup)
+                    res = self._one(mode, workload, p.duration, p.warmup, r)
                     if res:
                         out[workload][mode].append(res)
                         log(f"{workload} round {r + 1}/{p.rounds} {mode:9s} {summary(res)}")
 
-    def _one(self, mode, workload, duration, warmup):
+    def _one(self, mode, workload, duration, warmup, round_index):
         try:
             res = self.runner.run(mode, workload, duration, warmup)
+            res["round"] = round_index
         except Exception as e:
             self.results["failures"].append(f"{mode}/{workload}: {e}")
             log(f"{workload} {mode}: FAILED: {e}")
@@ -138,8 +142,9 @@ class Bench:
                 step["program"][m] = took
             log("sweep: programmed in " + ", ".join(f"{m} {t:.2f}s" for m, t in step["program"].items()))
             for r in range(p.rounds):
-                for mode in SWEEP_MODES[r % 3:] + SWEEP_MODES[:r % 3]:
-                    res = self._one(mode, "crr", p.duration, p.warmup)
+                k = r % len(SWEEP_MODES)
+                for mode in SWEEP_MODES[k:] + SWEEP_MODES[:k]:
+                    res = self._one(mode, "crr", p.duration, p.warmup, r)
                     if res:
                         step["crr"][mode].append(res)
                         log(f"sweep {n} services round {r + 1}/{p.rounds} {mode:9s} {summary(res)}")
@@ -153,6 +158,8 @@ class Bench:
         for n in p.control_plane:
             row = {"services": n, "backends_each": 10}
             log(f"control plane: {n} services x 10 backends")
+            self.agent.clear_fillers(timeout=900)
+            self.agent.restart()
             took, rss = self.agent.set_fillers(n - 1, 10, timeout=900)
             row["socklb"] = {"seconds": took, "peak_rss_mib": rss, "map_mib": self.agent.map_memory_mib()}
             log(f"control plane: socklb {took:.2f}s, agent peak RSS {rss:.0f} MiB")

@@ -6,6 +6,7 @@ import os
 import statistics
 
 import charts
+import report_sweep
 
 
 def med(runs, key):
@@ -33,6 +34,15 @@ def ratio(a, b):
     return a / b if b else float("nan")
 
 
+def paired_ratio(runs_a, runs_b, key):
+    """Median over rounds of key(a) / key(b), a and b from the same round:
+    runs seconds apart share the machine's background load, so the ratio
+    is steadier than a ratio of medians taken over minutes."""
+    by_round = {r["round"]: key(r) for r in runs_b}
+    vals = [key(a) / by_round[a["round"]] for a in runs_a if by_round.get(a["round"])]
+    return statistics.median(vals) if vals else float("nan")
+
+
 def problems(results):
     """What makes a run fail (quick mode in CI): a failed mode or no data."""
     out = list(results.get("failures", []))
@@ -45,6 +55,12 @@ def problems(results):
             if not runs or not all(r["ops"] > 0 for r in runs):
                 out.append(f"sweep {step['services']} services, {mode}: no data")
     return sorted(set(out))
+
+
+def check_count(results):
+    """Mode x workload runs and sweep points: what problems() looks at."""
+    return (sum(len(modes) for modes in results.get("compare", {}).values())
+            + sum(len(step["crr"]) for step in results.get("sweep", [])))
 
 
 def write(outdir, results):
@@ -123,36 +139,7 @@ def write(outdir, results):
                                                          for q in ("p50", "p90", "p99", "p99.9"))
                                         for mode, runs in cmp_[wl].items()] for wl in ("crr", "rr")])
     if results.get("sweep"):
-        w("## CRR against the number of services\n")
-        w("One measured service (in the middle of KUBE-SERVICES for iptables), the rest filler services "
-          "with one backend each (for nftables the fillers' map entries share one chain: the per-packet "
-          "path is one map lookup either way, and it keeps 100k services loadable in seconds).\n")
-        w("| services | socklb conn/s | iptables conn/s | nftables conn/s | socklb vs 1 service | "
-          "iptables vs 1 service | nftables vs 1 service | programmed in (socklb / iptables / nft) |")
-        w("|---|---|---|---|---|---|---|---|")
-        base = {mode: med(step_runs, rate) for mode, step_runs in results["sweep"][0]["crr"].items()}
-        series = {mode: [] for mode in base}
-        for step in results["sweep"]:
-            meds = {mode: med(runs, rate) for mode, runs in step["crr"].items()}
-            for mode in meds:
-                series[mode].append((step["services"], meds[mode]))
-            pr = step["program"]
-            w(f"| {step['services']} | {meds['socklb']:.0f} | {meds['iptables']:.0f} | {meds['nftables']:.0f} | "
-              f"{ratio(meds['socklb'], base['socklb']):.3f} | {ratio(meds['iptables'], base['iptables']):.3f} | "
-              f"{ratio(meds['nftables'], base['nftables']):.3f} | "
-              f"{pr['socklb']:.2f} / {pr['iptables']:.2f} / {pr['nftables']:.2f} s |")
-        last = results["sweep"][-1]
-        n_last = last["services"]
-        slope = {mode: (series[mode][-1][1] - series[mode][0][1]) / (n_last - 1) * 1000 if n_last > 1 else 0
-                 for mode in series}
-        w(f"\nSlope from 1 to {n_last} services (conn/s lost per 1,000 services): " +
-          ", ".join(f"{mode} {slope[mode]:.1f}" for mode in series) + "\n")
-        w("![CRR against the number of services](scale.png)\n")
-        charts.scale_chart(outdir, series)
-        s_last = ratio(series["socklb"][-1][1], series["socklb"][0][1])
-        targets.append((f"socklb CRR at {n_last} services within 5% of 1 service", ">= 0.95",
-                        f"{s_last:.3f} (iptables {ratio(series['iptables'][-1][1], series['iptables'][0][1]):.3f})",
-                        s_last >= 0.95 and n_last >= 100000))
+        targets.append(report_sweep.write_sweep(w, outdir, results["sweep"]))
     if results.get("control_plane"):
         w("## Control plane\n")
         w("Time to program N services x 10 backends: socklb from the manifest files appearing in the watched "
@@ -222,7 +209,7 @@ def write(outdir, results):
 def _compare_table(runs_by_mode, show, key, unit):
     sock = med(runs_by_mode["socklb"], key)
     out = [f"| mode | {unit} (median) | min-max | p50 us | p90 us | p99 us | p99.9 us | CPU s/100k (processes) | "
-           "machine CPU s/100k | errors | socklb / mode |",
+           "machine CPU s/100k | errors | socklb / mode (paired) |",
            "|---|---|---|---|---|---|---|---|---|---|---|"]
     for mode, runs in runs_by_mode.items():
         if not runs:
@@ -233,26 +220,24 @@ def _compare_table(runs_by_mode, show, key, unit):
         out.append(f"| {mode} | {med(runs, key):.0f} | {min(vals):.0f}-{max(vals):.0f} | "
                    + " | ".join(f"{med(runs, lambda r, q=q: pct(r, q)):.0f}" for q in ("p50", "p90", "p99", "p99.9"))
                    + f" | {med(runs, cpu_per_100k):.2f} | {med(runs, machine_cpu_per_100k):.2f} | {errs} | "
-                   f"{ratio(sock, med(runs, key)):.2f} |")
+                   f"{paired_ratio(runs_by_mode['socklb'], runs, key):.2f} |")
     return "\n".join(out) + "\n"
 
 
 def _compare_targets(cmp_):
-    crr = {m: med(runs, rate) for m, runs in cmp_["crr"].items()}
-    rr_p99 = {m: med(runs, lambda r: pct(r, "p99")) for m, runs in cmp_["rr"].items()}
-    gbit = {m: med(runs, lambda r: r["gbit_per_s"]) for m, runs in cmp_["stream"].items()}
+    crr, rr, stream = cmp_["crr"], cmp_["rr"], cmp_["stream"]
     t = []
-    r = ratio(crr["socklb"], crr["direct"])
+    r = paired_ratio(crr["socklb"], crr["direct"], rate)
     t.append(("socklb CRR vs direct", ">= 0.95x", f"{r:.3f}x", r >= 0.95))
-    r = ratio(rr_p99["socklb"], rr_p99["direct"])
+    r = paired_ratio(rr["socklb"], rr["direct"], lambda x: pct(x, "p99"))
     t.append(("socklb RR p99 latency vs direct", "<= 1.05x", f"{r:.3f}x", r <= 1.05))
-    r = ratio(gbit["socklb"], gbit["direct"])
+    r = paired_ratio(stream["socklb"], stream["direct"], lambda x: x["gbit_per_s"])
     spread = [x["gbit_per_s"] for x in cmp_["stream"]["direct"]]
     noise = (max(spread) - min(spread)) / statistics.median(spread) if spread and statistics.median(spread) else 0
     t.append(("socklb STREAM vs direct", f"= 1 within noise (direct's own spread {noise:.0%})", f"{r:.3f}x",
               abs(r - 1) <= max(noise, 0.05)))
     for peer, want in (("haproxy", 2.0), ("nginx", 2.0), ("iptables", 1.2)):
-        r = ratio(crr["socklb"], crr[peer])
+        r = paired_ratio(crr["socklb"], crr[peer], rate)
         t.append((f"socklb CRR vs {peer}" + (" at 1 service" if peer == "iptables" else ""), f">= {want}x",
                   f"{r:.2f}x", r >= want))
     return t

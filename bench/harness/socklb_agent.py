@@ -52,6 +52,13 @@ class Agent:
         self.wait_for_services(2, after_sync=0, timeout=30)
         log(f"socklb agent up (cgroup {self.cgroup}, pins {self.bpffs})")
 
+    def restart(self):
+        """A new agent process that adopts the pinned maps (its peak memory
+        starts afresh); the datapath keeps serving meanwhile."""
+        self.proc.stop()
+        self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
+        self.wait_for_services(2, after_sync=0, timeout=60)
+
     def client_command(self, ns, cmd):
         return in_cgroup_netns(self.cgroup, ns, cmd)
 
