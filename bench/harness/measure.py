@@ -50,10 +50,15 @@ class Runner:
         if mode in self.proxies:
             other_pids += process_tree(self.proxies[mode].pid)
         proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(warmup)
-        cpu_before, busy_before, t_before = cpu_seconds(other_pids), machine_busy_seconds(), time.monotonic()
-        out, err = proc.communicate(timeout=duration + warmup + 60)
-        cpu_after, busy_after, t_after = cpu_seconds(other_pids), machine_busy_seconds(), time.monotonic()
+        try:
+            time.sleep(warmup)
+            cpu_before, busy_before, t_before = cpu_seconds(other_pids), machine_busy_seconds(), time.monotonic()
+            out, err = proc.communicate(timeout=duration + warmup + 60)
+            cpu_after, busy_after, t_after = cpu_seconds(other_pids), machine_busy_seconds(), time.monotonic()
+        finally:
+            if proc.poll() is None:   # interrupted: the client must not outlive the run
+                proc.kill()
+                proc.wait()
         if proc.returncode != 0:
             raise RuntimeError(f"loadgen {mode}/{workload} exited {proc.returncode}: {err.strip()[:1000]}")
         result = json.loads(out.strip().splitlines()[-1])

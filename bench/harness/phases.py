@@ -10,9 +10,10 @@ import bpf_stats
 import services
 from measure import MODES, Runner
 from netfilter import KubeProxyRules
+from profile import PerfProfile
 from proxies import HAPROXY_SETTINGS, NGINX_SETTINGS, start_proxies
 from socklb_agent import Agent
-from system import loadavg, log, run
+from system import cpu_seconds, loadavg, log, run
 from topology import CLIENT_ADDRS, POD_COUNT, PROXY_ADDRS, SPARE_POD, Topology, pod_ip
 
 # direct runs in every sweep round as the control: it does not depend on the
@@ -188,16 +189,31 @@ class Bench:
     def endpoint_changes(self):
         """Alternates the measured service between the spare pod and pod 4."""
         samples = []
+        cpu_before = cpu_seconds([self.agent.proc.pid])
         for i in range(self.plan.endpoint_changes):
             target = SPARE_POD if i % 2 == 0 else POD_COUNT
-            samples.append(self.agent.time_endpoint_change(self.bins["loadgen"], self.topo.clients["plain"],
-                                                           pod_ip(target), f"pod{target}", timeout=60))
+            # The first two changes run under perf: where the agent's time goes.
+            profile = PerfProfile(self.agent.proc.pid, os.path.join(self.workdir, "agent.perf.data"))
+            with profile if i < 2 else _nothing():
+                samples.append(self.agent.time_endpoint_change(self.bins["loadgen"], self.topo.clients["plain"],
+                                                               pod_ip(target), f"pod{target}", timeout=60))
+            if i == 1:
+                self.results["agent_profile"] = profile.top()
             time.sleep(0.05)
+        self.results["agent_cpu_per_change_s"] = (cpu_seconds([self.agent.proc.pid]) - cpu_before) / len(samples)
         self.agent.write_measured(self.pods)
         time.sleep(0.5)
         log(f"endpoint change: median {statistics.median(samples) * 1000:.1f} ms, "
             f"max {max(samples) * 1000:.1f} ms over {len(samples)} changes")
         return samples
+
+
+class _nothing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
 
 
 def summary(res):

@@ -176,7 +176,13 @@ def write(outdir, results):
                   f"rewritten (write + rename) to a different pod, timed to the first connect that reaches it "
                   f"(a client connecting in a loop), {len(samples)} changes: median "
                   f"{statistics.median(samples) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max "
-                  f"{samples[-1] * 1000:.1f} ms (the agent waits 20 ms for writes to settle before a sync).\n")
+                  f"{samples[-1] * 1000:.1f} ms (the agent waits 20 ms for writes to settle before a sync). "
+                  f"The agent used {results.get('agent_cpu_per_change_s', 0) * 1000:.0f} ms of CPU per change; "
+                  "for the rest of the wall time it was not running (most likely waiting for a CPU: see the load average).\n")
+                if results.get("agent_profile"):
+                    w("Where the agent spends an endpoint change (`perf record -F 999 -p <agent>` over the first "
+                      "two changes, `perf report --no-children --sort dso,symbol`):\n")
+                    w("```\n" + results["agent_profile"] + "\n```\n")
                 if row["services"] >= 10000:
                     targets.append(("one endpoint change effective at 10k services", "< 100 ms p99",
                                     f"{p99 * 1000:.1f} ms", p99 < 0.1))

@@ -6,6 +6,7 @@ new pod."""
 import os
 import re
 import shutil
+import signal
 import subprocess
 import time
 
@@ -42,7 +43,7 @@ class Agent:
         os.makedirs(self.staging)
         self.write_measured(self.pod_ips)
         os.mkdir(self.cgroup)
-        self.cleanup.push(f"cgroup {self.cgroup}", lambda: os.rmdir(self.cgroup))
+        self.cleanup.push(f"cgroup {self.cgroup}", self._remove_cgroup)
         self.cleanup.push(f"socklb pins {self.bpffs}", lambda: run(
             [self.bin, "uninstall", "--bpffs", self.bpffs, "--cgroup", self.cgroup], check=False))
         self.command = [self.bin, "run", "--manifests", self.manifests, "--cgroup", self.cgroup,
@@ -51,6 +52,22 @@ class Agent:
         self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
         self.wait_for_services(2, after_sync=0, timeout=30)
         log(f"socklb agent up (cgroup {self.cgroup}, pins {self.bpffs})")
+
+    def _remove_cgroup(self):
+        """Only this run's clients join the cgroup: end any left, then remove it."""
+        with open(os.path.join(self.cgroup, "cgroup.procs")) as f:
+            for pid in f.read().split():
+                try:
+                    os.kill(int(pid), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+        for _ in range(50):
+            try:
+                os.rmdir(self.cgroup)
+                return
+            except OSError:
+                time.sleep(0.1)
+        os.rmdir(self.cgroup)
 
     def restart(self):
         """A new agent process that adopts the pinned maps (its peak memory
