@@ -64,10 +64,14 @@ def scale_chart(outdir, series):
     for mode, points in series.items():
         data = os.path.join(outdir, f"scale_{mode}.dat")
         _write(data, points)
-        plots.append(f"'{data}' using 1:2 with linespoints lw 2 pt 7 title '{mode}'")
+        color = {"direct": "#777777", "socklb": "#aa3377", "iptables": "#228833", "nftables": "#4477aa"}.get(mode, "black")
+        style = f"lc rgb '{color}' " + ("dt 2 lw 2 pt 6" if mode == "direct" else "lw 2 pt 7")
+        plots.append(f"'{data}' using 1:2 with linespoints {style} title '{mode}'")
     script = STYLE + f"""set output '{outdir}/scale.png'
-set title 'CRR rate against the number of services programmed (one measured, the rest filler)'
+set title 'CRR rate against the number of services programmed (median of rounds; direct: the control)'
 set logscale x
+set rmargin 6
+set xtics ('1' 1, '1k' 1000, '10k' 10000, '100k' 100000)
 set xlabel 'services'
 set ylabel 'connections per second'
 set yrange [0:*]
