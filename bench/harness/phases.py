@@ -142,6 +142,7 @@ class Bench:
                 took, _, _ = rules.program(svcs, timeout=600, shared_filler_chain=True)
                 step["program"][m] = took
             log("sweep: programmed in " + ", ".join(f"{m} {t:.2f}s" for m, t in step["program"].items()))
+            stats_before = bpf_stats.program_stats(self.agent.bpffs)
             for r in range(p.rounds):
                 k = r % len(SWEEP_MODES)
                 for mode in SWEEP_MODES[k:] + SWEEP_MODES[:k]:
@@ -149,6 +150,7 @@ class Bench:
                     if res:
                         step["crr"][mode].append(res)
                         log(f"sweep {n} services round {r + 1}/{p.rounds} {mode:9s} {summary(res)}")
+            step["bpf_stats"] = bpf_stats.delta(stats_before, bpf_stats.program_stats(self.agent.bpffs))
             out.append(step)
 
     # ---- control plane ----

@@ -119,7 +119,14 @@ def write(outdir, results):
         if results.get("bpf_stats"):
             w("socklb's programs during these runs (`kernel.bpf_stats_enabled`): " + ", ".join(
                 f"{hook} {s['ns_per_call']:.0f} ns per call ({s['calls']} calls)"
-                for hook, s in results["bpf_stats"].items()) + ".\n")
+                for hook, s in results["bpf_stats"].items()) + ".")
+            c4 = results["bpf_stats"].get("connect4")
+            per_conn_us = med(cmp_["crr"]["socklb"], cpu_per_100k) * 10   # s per 100k -> us per connection
+            if c4 and per_conn_us:
+                w(f"That is {c4['ns_per_call'] / 1000 / per_conn_us:.1%} of the {per_conn_us:.0f} us of CPU "
+                  "(client, servers) one CRR connection costs: what socklb adds to a connection, measured "
+                  "without the noise of the machine.")
+            w("")
         w("## STREAM: bulk throughput, one connection\n")
         w("| mode | Gbit/s (median) | min-max | CPU s per GB (processes) | socklb / mode |")
         w("|---|---|---|---|---|")

@@ -30,11 +30,12 @@ def write_sweep(w, outdir, sweep):
       "lookup either way, and it keeps 100k services loadable in seconds). `direct` runs in every round as "
       "the control: it does not depend on the services, so *mode / direct in the same round* cancels the "
       "drift of the shared machine between sweep steps minutes apart; *vs 1 service* compares those "
-      "normalised values.\n")
+      "normalised values. *socklb connect4 ns/call* is the run time of socklb's connect hook over the step "
+      "(`kernel.bpf_stats_enabled`): the datapath cost itself, free of the machine's noise.\n")
     w("| services | direct conn/s | socklb conn/s | iptables conn/s | nftables conn/s | socklb / direct | "
       "iptables / direct | nftables / direct | socklb vs 1 service | iptables vs 1 service | "
-      "nftables vs 1 service | programmed in (socklb / iptables / nft) |")
-    w("|" + "---|" * 12)
+      "nftables vs 1 service | socklb connect4 ns/call | programmed in (socklb / iptables / nft) |")
+    w("|" + "---|" * 13)
     base = {m: _vs_direct(sweep[0], m) for m in SWEPT}
     series = {m: [] for m in ("direct",) + SWEPT}
     norm = {m: [] for m in SWEPT}
@@ -49,6 +50,7 @@ def write_sweep(w, outdir, sweep):
         w(f"| {step['services']} | " + " | ".join(f"{meds[m]:.0f}" for m in series) + " | "
           + " | ".join(f"{rel[m]:.3f}" for m in SWEPT) + " | "
           + " | ".join(f"{norm[m][-1]:.3f}" for m in SWEPT) + " | "
+          + f"{step.get('bpf_stats', {}).get('connect4', {}).get('ns_per_call', float('nan')):.0f} | "
           + f"{pr['socklb']:.2f} / {pr['iptables']:.2f} / {pr['nftables']:.2f} s |")
     n_last = sweep[-1]["services"]
     if n_last > 1:
