@@ -15,8 +15,13 @@ packages=(
   doctest-dev                # unit and kernel tests
   # run, test, demo
   iproute2 util-linux procps jq
-  # benchmarks: /usr/bin/time -v for peak RSS (tests/perf, bench/soak.sh), perf for profiles
-  time linux-perf python3
+  # benchmarks (bench/run): the runner, the peers it compares with, its charts
+  python3
+  iptables nftables                  # kube-proxy's iptables and nftables modes
+  haproxy nginx-light libnginx-mod-stream   # userspace TCP proxies (nginx: stream module)
+  gnuplot-nox                        # PNG charts
+  linux-perf                         # profiling a missed target
+  time                               # peak RSS (bench/, bench/soak.sh, tests/perf)
 )
 
 missing=()
@@ -34,4 +39,12 @@ fi
 echo "socklb: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 apt-get update -q
+# haproxy and nginx are benchmark peers that bench/run starts in its own
+# namespaces: keep apt from starting them as host services on port 80
+policy=/usr/sbin/policy-rc.d
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' > "$policy"
+  chmod +x "$policy"
+  trap 'rm -f "$policy"' EXIT
+fi
 apt-get install -y -q --no-install-recommends "${missing[@]}"
