@@ -61,10 +61,13 @@ std::vector<std::string> check_manifest_bytes(std::string_view bytes) {
   if (parsed.unreadable && parsed.objects.diagnostics.empty())
     problems.push_back("an unreadable input produced no error");
 
-  test::FakeMapStore store(256);
+  static const test::FakeMapStore serving_baseline = [] {
+    test::FakeMapStore store(256);
+    Syncer(store, fuzz_settings()).sync(parse_manifest_text(kBaseline, "baseline.yaml").objects);
+    return store;
+  }();
+  test::FakeMapStore store = serving_baseline;
   Syncer syncer(store, fuzz_settings());
-  ParsedFile baseline = parse_manifest_text(kBaseline, "baseline.yaml");
-  syncer.sync(baseline.objects);
   store.check_after_every_write(test::datapath_invariant_violations);
 
   // a map write that fails here is a planner bug (it must refuse what does

@@ -99,6 +99,7 @@ class Reconciler {
         DesiredService desired;
         desired.ref = ref;
         desired.port_name = port.name;
+        desired.where = svc.meta.where;
         desired.affinity_timeout_sec = svc.affinity_timeout_sec.value_or(0);
         desired.backends =
             usable_backends(index_.candidates(svc, port, vip.family()), svc.internal_traffic_local, settings_.node);

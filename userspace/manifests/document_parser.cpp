@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "manifests/parse_objects.h"
 
 namespace socklb {
@@ -49,7 +51,14 @@ class Classifier {
       return;
     }
     if (kind == "List" && api == "v1") {
-      for (const auto& item : doc["items"].items()) add(item);
+      std::vector<Field> items;
+      try {
+        items = doc["items"].items();
+      } catch (const FieldError& e) {  // not a list: what the List holds is unknown
+        unreadable({file_, e.line() ? e.line() : where.line}, e.field() + ": " + e.what());
+        return;
+      }
+      for (const auto& item : items) add(item);
       return;
     }
     bool core = api == "v1";
@@ -123,6 +132,11 @@ ParsedFile parse_manifest_text(const std::string& text, const std::string& file_
     YAML::Node node;
     try {
       node = YAML::Load(doc.text);
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp says only "bad file" when it stops at its depth guard
+      int line = doc.first_line + (e.mark.line >= 0 ? e.mark.line : 0);
+      classifier.unreadable({file_name, line}, "invalid YAML: nested too deeply (the parser stops at about 500 levels)");
+      continue;
     } catch (const YAML::Exception& e) {
       int line = doc.first_line + (e.mark.line >= 0 ? e.mark.line : 0);
       classifier.unreadable({file_name, line}, "invalid YAML: " + e.msg);
