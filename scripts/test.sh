@@ -22,7 +22,7 @@ ctest --test-dir build --output-on-failure "$@"
 counts build
 
 if [ "${SOCKLB_ASAN:-1}" != 0 ]; then
-  echo "== build-asan/: unit + kernel tests under ASan + UBSan + LeakSanitizer"
+  echo "== build-asan/: unit + kernel tests under ASan + UBSan + LeakSanitizer ($((SECONDS - started)) s so far)"
   cmake -S . -B build-asan -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSOCKLB_SANITIZE=ON > build-asan-configure.log 2>&1 ||
     { cat build-asan-configure.log; exit 1; }
   rm -f build-asan-configure.log
@@ -48,7 +48,7 @@ fi
 
 fuzz_seconds="${SOCKLB_FUZZ_SECONDS:-60}"
 if [ "$fuzz_seconds" != 0 ]; then
-  echo "== build-fuzz/: libFuzzer over the manifest parser and sync path"
+  echo "== build-fuzz/: libFuzzer over the manifest parser and sync path ($((SECONDS - started)) s so far)"
   scripts/fuzz.sh "$fuzz_seconds"
 fi
 echo "socklb: all tests passed in $((SECONDS - started)) s"
