@@ -13,6 +13,9 @@ packages=(
   nlohmann-json3-dev         # JSON output
   libcli11-dev               # command line
   doctest-dev                # unit and kernel tests
+  # bug hunting (scripts/test.sh): g++'s ASan/UBSan/LSan runtimes for build-asan/,
+  # clang-16's compiler-rt for the libFuzzer build in build-fuzz/
+  libasan8 libubsan1 libclang-rt-16-dev
   # run, test, demo
   iproute2 util-linux procps jq
   # benchmarks (bench/run): the runner, the peers it compares with, its charts

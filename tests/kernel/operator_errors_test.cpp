@@ -60,7 +60,7 @@ TEST_CASE("a broken manifest keeps its service's previous state; valid objects s
   }
   SUBCASE("a pod whose address is another service's ClusterIP is left out: no loop") {
     node.apply("web.yaml", web + pod({"web-loop", "10.96.0.20"}));
-    check_logged(node, "backend 10.96.0.20 is itself a ClusterIP");
+    check_logged(node, "10.96.0.20 is itself a ClusterIP");
     CHECK(web_served());
   }
   CHECK(node.agent().running());

@@ -104,6 +104,7 @@ class Reconciler {
         DesiredService desired;
         desired.ref = ref;
         desired.port_name = port.name;
+        desired.where = svc.meta.where;
         desired.affinity_timeout_sec = svc.affinity_timeout_sec.value_or(0);
         desired.backends =
             usable_backends(index_.candidates(svc, port, vip.family()), svc.internal_traffic_local, settings_.node);
@@ -117,20 +118,24 @@ class Reconciler {
   // A backend that is itself a service address would send a connect from
   // one VIP to another (and, with a cycle, around forever in kube-proxy's
   // NAT): pod addresses never lie in the service CIDRs, so such an endpoint
-  // is a mistake. It is left out; the service's other backends serve.
+  // is a mistake. It is left out; the service's other backends serve. One
+  // error per service, however many such endpoints it lists.
   void drop_service_addresses(const Service& svc, std::vector<Backend>& backends) {
+    std::vector<std::string> why;
     std::erase_if(backends, [&](const Backend& b) {
       bool is_vip = vips_.count(b.ip) > 0;
       bool in_cidr = std::any_of(settings_.service_cidrs.begin(), settings_.service_cidrs.end(),
                                  [&](const Cidr& cidr) { return cidr.contains(b.ip); });
-      if (!is_vip && !in_cidr) return false;
-      if (reported_backends_.insert({ServiceRef{svc.meta.ns, svc.meta.name}, b.ip}).second)
-        out_.diagnostics.push_back(
-            {Diagnostic::Severity::Error, svc.meta.where, svc.meta.ref(), "endpoints",
-             "backend " + b.ip.str() + (is_vip ? " is itself a ClusterIP" : " is inside the service CIDRs (" + cidr_list() + ")") +
-                 ": a backend must be a pod address, so it is left out (no loops); fix the endpoint's address"});
-      return true;
+      if (is_vip || in_cidr) why.push_back(b.ip.str() + (is_vip ? " is itself a ClusterIP" : " is inside the service CIDRs"));
+      return is_vip || in_cidr;
     });
+    if (why.empty() || !reported_backends_.insert(ServiceRef{svc.meta.ns, svc.meta.name}).second) return;
+    std::string list;
+    for (std::size_t i = 0; i < why.size() && i < 3; ++i) list += (i ? "; " : "") + why[i];
+    if (why.size() > 3) list += "; and " + std::to_string(why.size() - 3) + " more";
+    out_.diagnostics.push_back({Diagnostic::Severity::Error, svc.meta.where, svc.meta.ref(), "endpoints",
+                                "a backend must be a pod address, not a service address (" + cidr_list() + "): " + list +
+                                    "; left out (no loops): fix the endpoints' addresses"});
   }
 
   // Two services on one ClusterIP:port/protocol cannot both be served. The
@@ -187,7 +192,7 @@ class Reconciler {
   EndpointIndex index_;
   std::map<ServiceRef, Claims> claims_;
   std::set<IpAddress> vips_;  // every ClusterIP in the input or in the kernel
-  std::set<std::pair<ServiceRef, IpAddress>> reported_backends_;
+  std::set<ServiceRef> reported_backends_;
   DesiredState out_;
 };
 

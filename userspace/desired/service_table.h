@@ -52,6 +52,7 @@ struct DesiredService {
   std::string port_name;
   uint32_t affinity_timeout_sec = 0;  // 0: no session affinity
   std::vector<Backend> backends;      // sorted; empty means connects are refused
+  SourceLocation where;               // of the Service, for errors about it
 };
 
 struct DesiredState {

@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include <yaml-cpp/depthguard.h>
+
 #include "manifests/parse_objects.h"
 
 namespace socklb {
@@ -49,7 +51,14 @@ class Classifier {
       return;
     }
     if (kind == "List" && api == "v1") {
-      for (const auto& item : doc["items"].items()) add(item);
+      std::vector<Field> items;
+      try {
+        items = doc["items"].items();
+      } catch (const FieldError& e) {  // not a list: what the List holds is unknown
+        unreadable({file_, e.line() ? e.line() : where.line}, e.field() + ": " + e.what());
+        return;
+      }
+      for (const auto& item : items) add(item);
       return;
     }
     bool core = api == "v1";

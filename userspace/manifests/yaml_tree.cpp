@@ -1,5 +1,6 @@
 #include "manifests/yaml_tree.h"
 
+#include <yaml-cpp/depthguard.h>
 #include <yaml-cpp/eventhandler.h>
 #include <yaml-cpp/exceptions.h>
 #include <yaml-cpp/mark.h>
@@ -43,6 +44,9 @@ class YamlTreeBuilder : public YAML::EventHandler {
     try {
       YAML::Parser parser(in);
       parser.HandleNextDocument(*this);  // only the first document, as YAML::Load
+    } catch (const YAML::DeepRecursion& e) {
+      // yaml-cpp says only "bad file" when it stops at its depth guard
+      throw YamlSyntaxError("nested too deeply (the parser stops at about 500 levels)", e.mark.line >= 0 ? e.mark.line : 0);
     } catch (const YAML::Exception& e) {
       throw YamlSyntaxError(e.msg, e.mark.line >= 0 ? e.mark.line : 0);
     }

@@ -151,7 +151,7 @@ class Planner {
   }
 
   void refuse(const ServiceKey& key, const DesiredService& service, const std::string& why) {
-    plan_.diagnostics.push_back({Diagnostic::Severity::Error, {}, "Service " + service.ref.str(), key.str(),
+    plan_.diagnostics.push_back({Diagnostic::Severity::Error, service.where, "Service " + service.ref.str(), key.str(),
                                  why + "; the service keeps what it served before"});
     if (auto it = kernel_.services.find(key); it != kernel_.services.end()) keep(key, it->second);
     ++plan_.summary.held;
