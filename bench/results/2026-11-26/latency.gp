@@ -1,7 +1,7 @@
 set terminal pngcairo size 1000,560 font 'DejaVu Sans,11'
 set grid ytics
 set key top right
-set output '/work/wt-bench/bench/results/2026-11-26/latency.png'
+set output '/work/main/bench/results/2026-11-26/latency.png'
 set terminal pngcairo size 1000,800 font 'DejaVu Sans,11'
 set multiplot layout 2,1
 set style data histograms
@@ -12,7 +12,7 @@ set yrange [10:*]
 set ylabel 'microseconds (log)'
 set key outside right vertical
 set title 'CRR latency (connect() to last reply byte), median of rounds'
-plot '/work/wt-bench/bench/results/2026-11-26/latency_crr.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99', '' using 5 title 'p99.9'
+plot '/work/main/bench/results/2026-11-26/latency_crr.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99', '' using 5 title 'p99.9'
 set title 'RR latency on persistent connections (send() to last reply byte), median of rounds'
-plot '/work/wt-bench/bench/results/2026-11-26/latency_rr.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99', '' using 5 title 'p99.9'
+plot '/work/main/bench/results/2026-11-26/latency_rr.dat' using 2:xtic(1) title 'p50', '' using 3 title 'p90', '' using 4 title 'p99', '' using 5 title 'p99.9'
 unset multiplot

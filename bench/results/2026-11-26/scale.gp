@@ -1,7 +1,7 @@
 set terminal pngcairo size 1000,560 font 'DejaVu Sans,11'
 set grid ytics
 set key top right
-set output '/work/wt-bench/bench/results/2026-11-26/scale.png'
+set output '/work/main/bench/results/2026-11-26/scale.png'
 set title 'CRR rate against the number of services programmed (median of rounds; direct: the control)'
 set logscale x
 set rmargin 6
@@ -10,4 +10,4 @@ set xlabel 'services'
 set ylabel 'connections per second'
 set yrange [0:*]
 set key bottom left
-plot '/work/wt-bench/bench/results/2026-11-26/scale_direct.dat' using 1:2 with linespoints lc rgb '#777777' dt 2 lw 2 pt 6 title 'direct', '/work/wt-bench/bench/results/2026-11-26/scale_socklb.dat' using 1:2 with linespoints lc rgb '#aa3377' lw 2 pt 7 title 'socklb', '/work/wt-bench/bench/results/2026-11-26/scale_iptables.dat' using 1:2 with linespoints lc rgb '#228833' lw 2 pt 7 title 'iptables', '/work/wt-bench/bench/results/2026-11-26/scale_nftables.dat' using 1:2 with linespoints lc rgb '#4477aa' lw 2 pt 7 title 'nftables'
+plot '/work/main/bench/results/2026-11-26/scale_direct.dat' using 1:2 with linespoints lc rgb '#777777' dt 2 lw 2 pt 6 title 'direct', '/work/main/bench/results/2026-11-26/scale_socklb.dat' using 1:2 with linespoints lc rgb '#aa3377' lw 2 pt 7 title 'socklb', '/work/main/bench/results/2026-11-26/scale_iptables.dat' using 1:2 with linespoints lc rgb '#228833' lw 2 pt 7 title 'iptables', '/work/main/bench/results/2026-11-26/scale_nftables.dat' using 1:2 with linespoints lc rgb '#4477aa' lw 2 pt 7 title 'nftables'
