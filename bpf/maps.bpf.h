@@ -2,7 +2,9 @@
 /*
  * The maps. max_entries here are placeholders: the agent sets the real
  * capacities (its --max-* settings) before load. Hash maps are not
- * preallocated so memory follows the number of services, not the capacity.
+ * preallocated so memory follows use; the two arrays are indexed by ids the
+ * agent hands out, and their entries are never freed or moved by the kernel,
+ * which is what makes reading them while they change safe (docs/datapath.md).
  */
 #pragma once
 
@@ -10,72 +12,39 @@
 #include <bpf/bpf_helpers.h>
 #include "socklb_maps.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct socklb_vip4_key);
-	__type(value, struct socklb_vip_value);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} vips_v4 SEC(".maps");
+#define SOCKLB_HASH(name, key_type, value_type)          \
+	struct {                                        \
+		__uint(type, BPF_MAP_TYPE_HASH);        \
+		__type(key, key_type);                  \
+		__type(value, value_type);              \
+		__uint(max_entries, 65536);             \
+		__uint(map_flags, BPF_F_NO_PREALLOC);   \
+	} name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct socklb_vip6_key);
-	__type(value, struct socklb_vip_value);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} vips_v6 SEC(".maps");
+#define SOCKLB_ARRAY(name, value_type)                  \
+	struct {                                        \
+		__uint(type, BPF_MAP_TYPE_ARRAY);       \
+		__type(key, __u32);                     \
+		__type(value, value_type);              \
+		__uint(max_entries, 65536);             \
+	} name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct socklb_service4_key);
-	__type(value, struct socklb_service_value);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} services_v4 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct socklb_service6_key);
-	__type(value, struct socklb_service_value);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} services_v6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, struct socklb_slot_key);
-	__type(value, struct socklb_slot_value);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} slots SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u32);
-	__type(value, struct socklb_backend);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} backends SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__type(key, struct socklb_affinity_key);
-	__type(value, struct socklb_affinity_value);
-	__uint(max_entries, 65536);
-} affinity SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__type(key, __u32);
-	__type(value, struct socklb_service_name);
-	__uint(max_entries, 65536);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-} service_names SEC(".maps");
+SOCKLB_HASH(addrs_v4, struct socklb_addr4_key, struct socklb_addr_value);
+SOCKLB_HASH(addrs_v6, struct socklb_addr6_key, struct socklb_addr_value);
+SOCKLB_HASH(services_v4, struct socklb_service4_key, struct socklb_service_ref);
+SOCKLB_HASH(services_v6, struct socklb_service6_key, struct socklb_service_ref);
+SOCKLB_ARRAY(service_state, struct socklb_service_state);
+SOCKLB_HASH(slots, struct socklb_slot_key, struct socklb_slot_value);
+SOCKLB_ARRAY(backends, struct socklb_backend);
+SOCKLB_HASH(reverse, struct socklb_reverse_key, struct socklb_reverse_value);
+SOCKLB_HASH(affinity, struct socklb_affinity_key, struct socklb_affinity_value);
+SOCKLB_HASH(service_names, __u32, struct socklb_service_name);
+SOCKLB_HASH(sock_flows, struct socklb_sock_flow_key, struct socklb_flow);
+SOCKLB_HASH(sock_peers, struct socklb_sock_peer_key, struct socklb_sock_peer_value);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__type(key, int);
-	__type(value, struct socklb_sock_xlate);
+	__type(value, struct socklb_sock_state);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
-} sock_xlate SEC(".maps");
+} sock_state SEC(".maps");

@@ -2,10 +2,11 @@
 /*
  * The socket-address hooks. connect and sendmsg translate a ClusterIP to a
  * backend before the kernel routes the socket; getpeername and recvmsg turn
- * the backend address back into the ClusterIP the application dialled.
+ * the backend address back into the ClusterIP the application dialled;
+ * sock_release drops what a socket kept outside its own storage.
  * Traffic to anything that is not a ClusterIP costs one hash lookup.
  */
-#include "sock_xlate.h"
+#include "translate.h"
 
 #define SOCKLB_ECONNREFUSED 111
 
@@ -66,13 +67,12 @@ static __always_inline int translate6(struct bpf_sock_addr *ctx)
 static __always_inline int reverse4(struct bpf_sock_addr *ctx)
 {
 	__be32 peer[4];
+	__be16 port = (__be16)ctx->user_port;
 
 	socklb_map_v4(peer, ctx->user_ip4);
-	struct socklb_xlate_entry *e = lb_reverse(ctx, peer, (__be16)ctx->user_port);
-
-	if (e) {
-		ctx->user_ip4 = e->vip[3];
-		ctx->user_port = e->vip_port;
+	if (lb_reverse(ctx, peer, &port)) {
+		ctx->user_ip4 = peer[3];
+		ctx->user_port = port;
 	}
 	return SOCKLB_ALLOW;
 }
@@ -80,14 +80,14 @@ static __always_inline int reverse4(struct bpf_sock_addr *ctx)
 static __always_inline int reverse6(struct bpf_sock_addr *ctx)
 {
 	__be32 peer[4] = { ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2], ctx->user_ip6[3] };
-	struct socklb_xlate_entry *e = lb_reverse(ctx, peer, (__be16)ctx->user_port);
+	__be16 port = (__be16)ctx->user_port;
 
-	if (e) {
-		ctx->user_ip6[0] = e->vip[0];
-		ctx->user_ip6[1] = e->vip[1];
-		ctx->user_ip6[2] = e->vip[2];
-		ctx->user_ip6[3] = e->vip[3];
-		ctx->user_port = e->vip_port;
+	if (lb_reverse(ctx, peer, &port)) {
+		ctx->user_ip6[0] = peer[0];
+		ctx->user_ip6[1] = peer[1];
+		ctx->user_ip6[2] = peer[2];
+		ctx->user_ip6[3] = peer[3];
+		ctx->user_port = port;
 	}
 	return SOCKLB_ALLOW;
 }
@@ -138,6 +138,39 @@ SEC("cgroup/getpeername6")
 int socklb_getpeername6(struct bpf_sock_addr *ctx)
 {
 	return reverse6(ctx);
+}
+
+static long drop_flow(struct bpf_map *map, struct socklb_sock_flow_key *key, struct socklb_flow *flow, __u64 *cookie)
+{
+	if (key->cookie == *cookie)
+		bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+static long drop_peer(struct bpf_map *map, struct socklb_sock_peer_key *key, struct socklb_sock_peer_value *value,
+		      __u64 *cookie)
+{
+	if (key->cookie == *cookie)
+		bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+/* A socket that talked to more ClusterIP:ports than its storage holds left
+ * entries keyed by its cookie; nothing else refers to them. Such sockets are
+ * rare (a scanner, a resolver with many servers), so a walk of the two maps on
+ * their release is cheaper than an index kept for every socket. */
+SEC("cgroup/sock_release")
+int socklb_sock_release(struct bpf_sock *sk)
+{
+	struct socklb_sock_state *s = bpf_sk_storage_get(&sock_state, sk, 0, 0);
+
+	if (!s || s->flow_count <= SOCKLB_FLOWS_INLINE)
+		return SOCKLB_ALLOW;
+	__u64 cookie = bpf_get_socket_cookie(sk);
+
+	bpf_for_each_map_elem(&sock_flows, drop_flow, &cookie, 0);
+	bpf_for_each_map_elem(&sock_peers, drop_peer, &cookie, 0);
+	return SOCKLB_ALLOW;
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -11,49 +11,48 @@
  * address is stored in its IPv4-mapped IPv6 form (::ffff:a.b.c.d, the IPv4
  * address in word 3) wherever a struct holds either family, so the v4, v6 and
  * v4-mapped paths share one representation.
+ *
+ * How a connect reads these maps without ever mixing two services, while the
+ * agent rewrites them, is explained in docs/datapath.md ("Reading maps that
+ * change underneath").
  */
 #pragma once
 
 #ifndef __VMLINUX_H__
+#include <linux/bpf.h> /* struct bpf_spin_lock */
 #include <linux/types.h>
 #endif
-
-/* A map whose key or value changes shape gets a new pin name (a _v2 suffix),
- * so an upgraded agent never reads an old layout. */
 
 #define SOCKLB_PROTO_TCP 6
 #define SOCKLB_PROTO_UDP 17
 
-/* service flags */
-#define SOCKLB_SERVICE_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
-#define SOCKLB_SERVICE_FALLBACK (1u << 1) /* no ready backend: slots hold serving+terminating ones */
-
-/* backend states */
-#define SOCKLB_BACKEND_ACTIVE 1      /* ready */
-#define SOCKLB_BACKEND_TERMINATING 2 /* serving and terminating, used as fallback */
-
 #define SOCKLB_FAMILY_V4 4
 #define SOCKLB_FAMILY_V6 6
 
-/* How many VIP translations one socket remembers (unconnected UDP may talk to
- * several services; a connected socket uses one). */
-#define SOCKLB_XLATE_PER_SOCKET 4
+/* addrs_v4 / addrs_v6: is this destination ours at all? The only lookup that
+ * traffic to anything else pays. A ClusterIP is translated; a pod address
+ * that backs a ClusterIP is left alone, but the socket is marked as dialled
+ * directly so getpeername() does not turn it into the ClusterIP. */
+#define SOCKLB_ADDR_VIP 1
+#define SOCKLB_ADDR_BACKEND 2
 
-/* vips_v4 / vips_v6: is this address a ClusterIP at all? The only lookup that
- * traffic to anything else pays. */
-struct socklb_vip4_key {
+struct socklb_addr4_key {
 	__be32 addr;
 };
 
-struct socklb_vip6_key {
+struct socklb_addr6_key {
 	__be32 addr[4];
 };
 
-struct socklb_vip_value {
-	__u32 port_count; /* service ports defined on this ClusterIP */
+struct socklb_addr_value {
+	__u8 kind; /* SOCKLB_ADDR_* */
+	__u8 pad[3];
+	__u32 refs; /* VIP: service ports on it; backend: ClusterIP ports it backs */
 };
 
-/* services_v4 / services_v6: ClusterIP:port/protocol -> the service entry. */
+/* services_v4 / services_v6: ClusterIP:port/protocol -> service id. Written
+ * once when the service appears and never rewritten while it exists: what
+ * changes lives in service_state[id]. */
 struct socklb_service4_key {
 	__be32 vip;
 	__be16 port;
@@ -68,18 +67,31 @@ struct socklb_service6_key {
 	__u8 pad;
 };
 
+struct socklb_service_ref {
+	__u32 id;
+};
+
+/* service flags */
+#define SOCKLB_SERVICE_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
+#define SOCKLB_SERVICE_FALLBACK (1u << 1) /* no ready backend: slots hold serving+terminating ones */
+
 /*
- * The backends of a service live in two slot sets, revision 0 and 1. An update
- * fills the set not in use, then flips `revision` and `backend_count` in this
- * one value, so a connect sees the old set or the new set, never a mix.
+ * service_state (array, indexed by service id): the backends of a service live
+ * in two slot sets, revision 0 and 1. An update fills the set not in use, then
+ * flips `revision` and `backend_count` here. The entry carries a copy of its
+ * key: a connect uses an entry only if it is the one of the ClusterIP:port it
+ * dials. An entry of all zeros is free (port 0 is never a service port).
  */
-struct socklb_service_value {
-	__u32 id; /* stable per ClusterIP:port/protocol; keys slots and affinity */
+struct socklb_service_state {
+	__be32 vip[4]; /* the key this id belongs to */
+	__be16 port;
+	__u8 proto;
+	__u8 flags; /* SOCKLB_SERVICE_* */
 	__u16 backend_count;
 	__u8 revision;
-	__u8 flags; /* SOCKLB_SERVICE_* */
+	__u8 pad;
 	__u32 affinity_timeout_sec;
-	__u32 pad;
+	__u32 id; /* its own index, so a dump reads on its own */
 };
 
 /* slots: (service id, revision, index) -> backend id. */
@@ -94,20 +106,55 @@ struct socklb_slot_value {
 	__u32 backend_id;
 };
 
-/* backends: backend id -> where to connect. A backend entry belongs to one
- * service, so an affinity entry is valid exactly while its backend's
- * service_id still matches: no second map of (backend, service) pairs. */
+/* backend states */
+#define SOCKLB_BACKEND_ACTIVE 1      /* ready: in the slots */
+#define SOCKLB_BACKEND_TERMINATING 2 /* serving and terminating; in the slots only when no backend is ready */
+#define SOCKLB_BACKEND_SERVING 3     /* serving, not for new connects (terminating while others are ready,
+				      * or left out by topology or internalTrafficPolicy): flows that use it keep it */
+
+/* backend flags */
+#define SOCKLB_BACKEND_SHARED (1u << 0) /* another ClusterIP:port uses this address:port too: the reverse
+					 * map cannot say which one a socket dialled, so connect() keeps it */
+
+/*
+ * backends (array, indexed by backend id): where to connect. An entry belongs
+ * to one service; a reference held from before (an affinity entry, a socket's
+ * earlier choice) is valid exactly while the entry still names that service
+ * and address. The agent writes entries with BPF_F_LOCK; a connect reads under
+ * the lock when the id came from somewhere that may be stale. All zeros: free.
+ */
 struct socklb_backend {
+	struct bpf_spin_lock lock;
+	__u32 service_id;
 	__be32 addr[4];
 	__be16 port;
 	__u8 family; /* SOCKLB_FAMILY_* */
 	__u8 state;  /* SOCKLB_BACKEND_* */
-	__u32 service_id;
+	__u8 flags;  /* SOCKLB_BACKEND_* flags */
+	__u8 pad[3];
 };
 
-/* affinity (LRU): (client netns cookie, service id) -> the backend it uses.
+/* reverse (hash): pod address:port/protocol -> the one ClusterIP:port it
+ * serves. getpeername() of a TCP socket answers from here, so connect() writes
+ * no per-socket state in the common case. Only addresses that serve exactly
+ * one ClusterIP:port have an entry (see SOCKLB_BACKEND_SHARED). */
+struct socklb_reverse_key {
+	__be32 addr[4];
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+};
+
+struct socklb_reverse_value {
+	__be32 vip[4];
+	__be16 vip_port;
+	__u8 pad[2];
+};
+
+/* affinity (hash): (client netns cookie, service id) -> the backend it uses.
  * At connect() time the source address is unknown; the network namespace is
- * the client pod. */
+ * the client pod. Not an LRU: a client's entry is never evicted by other
+ * clients; the agent removes entries whose timeout passed. */
 struct socklb_affinity_key {
 	__u64 netns_cookie;
 	__u32 service_id;
@@ -131,21 +178,55 @@ struct socklb_service_name {
 	char port_name[SOCKLB_PORT_NAME_LEN];
 };
 
-/* sock_xlate (socket storage): what this socket's VIPs were translated to, so
- * getpeername() and recvmsg() can show the VIP, and an unconnected UDP socket
- * keeps its backend across sendmsg() calls. Freed with the socket. */
-struct socklb_xlate_entry {
+/*
+ * Per-socket state, only where the maps alone cannot answer: UDP sockets (a
+ * flow keeps its pod; replies must come from the ClusterIP they were sent to),
+ * TCP sockets to a SHARED backend, and sockets that dialled a pod directly.
+ * A flow is one ClusterIP:port this socket talks to and the pod it got.
+ */
+struct socklb_flow {
 	__be32 vip[4];
 	__be32 backend[4];
 	__be16 vip_port;
 	__be16 backend_port;
-	__u32 backend_id; /* 0: unused entry */
+	__u32 backend_id;
+	__u32 service_id;
+	__u32 pad;
 };
 
-struct socklb_sock_xlate {
-	struct socklb_xlate_entry entries[SOCKLB_XLATE_PER_SOCKET];
-	__u32 next; /* entry to overwrite when all are in use */
-	__u32 pad;
+#define SOCKLB_FLOWS_INLINE 4 /* in the socket's storage; more go to sock_flows/sock_peers */
+
+#define SOCKLB_SOCK_DIRECT (1u << 0) /* dialled a pod address itself: never shown as a ClusterIP */
+
+/* sock_state (socket storage): freed with the socket. */
+struct socklb_sock_state {
+	__u32 flags;      /* SOCKLB_SOCK_* */
+	__u32 flow_count; /* flows[] holds min(flow_count, SOCKLB_FLOWS_INLINE); the rest overflowed */
+	struct socklb_flow flows[SOCKLB_FLOWS_INLINE];
+};
+
+/* sock_flows (hash): the flows of sockets that talk to more than
+ * SOCKLB_FLOWS_INLINE ClusterIP:ports, keyed by socket cookie and ClusterIP:port;
+ * sock_peers answers the reverse question for them. A socket's entries are
+ * removed when it is released. */
+struct socklb_sock_flow_key {
+	__u64 cookie;
+	__be32 vip[4];
+	__be16 vip_port;
+	__u8 pad[6];
+};
+
+struct socklb_sock_peer_key {
+	__u64 cookie;
+	__be32 backend[4];
+	__be16 backend_port;
+	__u8 pad[6];
+};
+
+struct socklb_sock_peer_value {
+	__be32 vip[4];
+	__be16 vip_port;
+	__u8 pad[2];
 };
 
 #ifdef __cplusplus
@@ -154,17 +235,23 @@ struct socklb_sock_xlate {
 #define SOCKLB_ASSERT_SIZE(type, size) _Static_assert(sizeof(struct type) == (size), #type " has padding")
 #endif
 
-SOCKLB_ASSERT_SIZE(socklb_vip4_key, 4);
-SOCKLB_ASSERT_SIZE(socklb_vip6_key, 16);
-SOCKLB_ASSERT_SIZE(socklb_vip_value, 4);
+SOCKLB_ASSERT_SIZE(socklb_addr4_key, 4);
+SOCKLB_ASSERT_SIZE(socklb_addr6_key, 16);
+SOCKLB_ASSERT_SIZE(socklb_addr_value, 8);
 SOCKLB_ASSERT_SIZE(socklb_service4_key, 8);
 SOCKLB_ASSERT_SIZE(socklb_service6_key, 20);
-SOCKLB_ASSERT_SIZE(socklb_service_value, 16);
+SOCKLB_ASSERT_SIZE(socklb_service_ref, 4);
+SOCKLB_ASSERT_SIZE(socklb_service_state, 32);
 SOCKLB_ASSERT_SIZE(socklb_slot_key, 8);
 SOCKLB_ASSERT_SIZE(socklb_slot_value, 4);
-SOCKLB_ASSERT_SIZE(socklb_backend, 24);
+SOCKLB_ASSERT_SIZE(socklb_backend, 32);
+SOCKLB_ASSERT_SIZE(socklb_reverse_key, 20);
+SOCKLB_ASSERT_SIZE(socklb_reverse_value, 20);
 SOCKLB_ASSERT_SIZE(socklb_affinity_key, 16);
 SOCKLB_ASSERT_SIZE(socklb_affinity_value, 16);
 SOCKLB_ASSERT_SIZE(socklb_service_name, 192);
-SOCKLB_ASSERT_SIZE(socklb_xlate_entry, 40);
-SOCKLB_ASSERT_SIZE(socklb_sock_xlate, 168);
+SOCKLB_ASSERT_SIZE(socklb_flow, 48);
+SOCKLB_ASSERT_SIZE(socklb_sock_state, 200);
+SOCKLB_ASSERT_SIZE(socklb_sock_flow_key, 32);
+SOCKLB_ASSERT_SIZE(socklb_sock_peer_key, 32);
+SOCKLB_ASSERT_SIZE(socklb_sock_peer_value, 20);

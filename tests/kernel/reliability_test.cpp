@@ -94,7 +94,9 @@ TEST_CASE("reliability: SIGKILL and restart 5 times under 2 clients: 0 failed co
     CHECK_MESSAGE(counts.count(gone) == 0, describe(node.connect("10.96.0.10:80", {.count = 30})));
     CHECK(counts[pod_ips[round % 3] + ":8080"] + counts[pod_ips[(round + 1) % 3] + ":8080"] == 30);
     CHECK(map_entries(node, "services_v4") == 1);
-    CHECK(map_entries(node, "vips_v4") == 1);
+    CHECK(map_entries(node, "service_state") == 1);
+    CHECK(map_entries(node, "addrs_v4") == 3);  // the ClusterIP and its two pods
+    CHECK(map_entries(node, "reverse") == 2);
     CHECK(map_entries(node, "service_names") == 1);
     CHECK(map_entries(node, "slots") == 2);
     CHECK(map_entries(node, "backends") == 2);
@@ -202,15 +204,18 @@ std::string crash_file(const Generation& gen, int file) {
 // inconsistent (a connect could fail), an empty set when not served at all.
 std::optional<std::set<std::string>> served(const socklb::KernelState& state, const std::string& vip) {
   auto ip = *socklb::IpAddress::parse(vip);
-  auto it = state.services.find({ip, 80, socklb::Protocol::TCP});
-  if (it == state.services.end()) return std::set<std::string>{};
-  if (!state.vips.count(ip)) return std::nullopt;
-  auto ids = state.live_backend_ids(it->second);
+  socklb::ServiceKey key{ip, 80, socklb::Protocol::TCP};
+  if (!state.services.count(key)) return std::set<std::string>{};
+  auto addr = state.addrs.find(ip);
+  if (addr == state.addrs.end() || !socklb::addr_is_vip(addr->second)) return std::nullopt;
+  const socklb_service_state* service = state.served(key);
+  if (!service) return std::nullopt;
+  auto ids = state.live_backend_ids(*service);
   if (!ids || ids->empty()) return std::nullopt;
   std::set<std::string> out;
   for (auto id : *ids) {
     auto b = state.backends.find(id);
-    if (b == state.backends.end() || b->second.service_id != it->second.id) return std::nullopt;
+    if (b == state.backends.end() || b->second.service_id != service->id) return std::nullopt;
     out.insert(socklb::decode_backend(b->second).str());
   }
   return out;
@@ -318,7 +323,8 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
   }
   CHECK(wrong == 0);
   CHECK(map_entries(node, "services_v4") == kCrashServices);
-  CHECK(map_entries(node, "vips_v4") == kCrashServices);
+  CHECK(map_entries(node, "service_state") == kCrashServices);
+  CHECK(map_entries(node, "addrs_v4") == kCrashServices);  // its pods serve every service: no reverse entry
   CHECK(map_entries(node, "service_names") == kCrashServices);
   CHECK(map_entries(node, "slots") == 2 * kCrashServices);
   CHECK(map_entries(node, "backends") == 2 * kCrashServices);
@@ -353,7 +359,8 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   std::this_thread::sleep_for(500ms);
   node.kill_agent(SIGTERM);
   node.start_agent({"--max-services", "8"});
-  CHECK(node.agent().output().find("5 resized") != std::string::npos);
+  // the maps --max-services sizes: addrs_v4/_v6, services_v4/_v6, service_state, service_names
+  CHECK(node.agent().output().find("6 resized") != std::string::npos);
   CHECK(served() == 5);
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects through a resize of the service maps; failed: ", count_failed(attempts));

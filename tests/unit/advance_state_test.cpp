@@ -42,7 +42,7 @@ TEST_CASE("a state advanced by each plan equals the maps read back, over a rando
     KernelState known = read_kernel_state(store);
     for (int step = 0; step < 150; ++step) {
       CAPTURE(step);
-      Plan plan = make_plan(random_desired(rng), known, capacity_of(store));
+      Plan plan = make_plan(random_desired(rng), known, limits_of(store));
       apply_plan(plan, store);
       advance_state(known, plan);
       REQUIRE(known == read_kernel_state(store));
@@ -55,7 +55,7 @@ TEST_CASE("states differ when any map differs") {
   KernelState empty = read_kernel_state(store);
   DesiredState d;
   d.services[skey("10.96.0.1", 80)] = dsvc("web", {be("10.244.0.1", 8080)});
-  Plan plan = make_plan(d, empty, capacity_of(store));
+  Plan plan = make_plan(d, empty, limits_of(store));
   KernelState after = empty;
   advance_state(after, plan);
   CHECK_FALSE(after == empty);

@@ -51,14 +51,27 @@ inline DesiredState reconcile_text(const std::string& text, const std::map<Servi
   return reconcile(manifests(text), s, serving_now);
 }
 
-// "10.244.0.1:8080", with " terminating" for fallback backends.
+// The backends new connects go to: "10.244.0.1:8080", with " terminating"
+// for fallback backends.
 inline std::vector<std::string> backends(const DesiredState& desired, const ServiceKey& k) {
   auto it = desired.services.find(k);
   std::string missing = k.str() + " is not desired";
   REQUIRE_MESSAGE(it != desired.services.end(), missing);
   std::vector<std::string> out;
   for (const auto& b : it->second.backends)
-    out.push_back(b.str() + (b.state == BackendState::Terminating ? " terminating" : ""));
+    if (chosen_for_new_connects(b.state)) out.push_back(b.str() + (b.state == BackendState::Terminating ? " terminating" : ""));
+  return out;
+}
+
+// Every endpoint the service lists, with what it may still be used for:
+// "10.244.0.1:8080 active|terminating|serving|listed".
+inline std::vector<std::string> endpoints(const DesiredState& desired, const ServiceKey& k) {
+  auto it = desired.services.find(k);
+  std::string missing = k.str() + " is not desired";
+  REQUIRE_MESSAGE(it != desired.services.end(), missing);
+  static const char* const kStates[] = {"active", "terminating", "serving", "listed"};
+  std::vector<std::string> out;
+  for (const auto& b : it->second.backends) out.push_back(b.str() + " " + kStates[static_cast<int>(b.state)]);
   return out;
 }
 

@@ -1,5 +1,6 @@
 // The fake store the plan tests trust: it must see every single write and
-// catch a broken datapath when there is one.
+// catch a broken datapath when there is one, including for connects that
+// read the maps before a write and are still running after it.
 
 #include <doctest/doctest.h>
 
@@ -11,20 +12,37 @@ using namespace socklb::test;
 
 namespace {
 
+const ServiceKey kKey{*IpAddress::parse("10.96.0.1"), 80, Protocol::TCP};
+
+Bytes slot_key(uint32_t id, uint8_t revision, uint16_t index) { return encode_slot_key({id, revision, index}); }
+
+void write_backends(FakeMapStore& store, uint32_t service_id, std::vector<uint32_t> ids) {
+  MapEntries entries;
+  for (uint32_t id : ids) {
+    Backend b{*IpAddress::parse("10.244.0.1"), static_cast<uint16_t>(8000 + id), BackendState::Active};
+    entries.emplace_back(to_bytes(id), to_bytes(encode_backend(b, service_id, false)));
+  }
+  store.update(MapId::Backends, entries);
+}
+
+void write_slots(FakeMapStore& store, uint32_t id, uint8_t revision, std::vector<uint32_t> backend_ids) {
+  MapEntries entries;
+  for (uint16_t i = 0; i < backend_ids.size(); ++i)
+    entries.emplace_back(slot_key(id, revision, i), to_bytes(socklb_slot_value{backend_ids[i]}));
+  store.update(MapId::Slots, entries);
+}
+
+void write_state(FakeMapStore& store, uint32_t id, const ServiceKey& key, uint8_t revision, uint16_t count) {
+  store.update(MapId::ServiceState, {{to_bytes(id), to_bytes(encode_state(id, key, {count, revision}))}});
+}
+
 // One service on 10.96.0.1:80 with two backends, written in a safe order.
 void write_service(FakeMapStore& store, uint32_t id, uint8_t revision) {
-  ServiceKey key{*IpAddress::parse("10.96.0.1"), 80, Protocol::TCP};
-  socklb_backend b{};
-  b.service_id = id;
-  store.update(MapId::VipsV4, {{encode_vip_key(key.vip).second, to_bytes(socklb_vip_value{1})}});
-  store.update(MapId::Backends, {{to_bytes(uint32_t{10}), to_bytes(b)}, {to_bytes(uint32_t{11}), to_bytes(b)}});
-  store.update(MapId::Slots, {{to_bytes(SlotRef{id, revision, 0}.key()), to_bytes(socklb_slot_value{10})},
-                              {to_bytes(SlotRef{id, revision, 1}.key()), to_bytes(socklb_slot_value{11})}});
-  socklb_service_value value{};
-  value.id = id;
-  value.backend_count = 2;
-  value.revision = revision;
-  store.update(MapId::ServicesV4, {{encode_service_key(key).second, to_bytes(value)}});
+  store.update(MapId::AddrsV4, {{encode_addr_key(kKey.vip).second, to_bytes(encode_addr(true, 1))}});
+  write_backends(store, id, {10, 11});
+  write_slots(store, id, revision, {10, 11});
+  write_state(store, id, kKey, revision, 2);
+  store.update(MapId::ServicesV4, {{encode_service_key(kKey).second, to_bytes(socklb_service_ref{id})}});
 }
 
 }  // namespace
@@ -37,54 +55,108 @@ TEST_CASE("the checker runs after each single key of a batch") {
     return std::vector<std::string>{};
   });
   write_service(store, 1, 0);
-  CHECK(calls == 6);
-  CHECK(store.operations() == 6);
+  CHECK(calls == 7);
+  CHECK(store.operations() == 7);
   store.remove(MapId::Backends, {to_bytes(uint32_t{10}), to_bytes(uint32_t{99})});  // a missing key is fine
-  CHECK(calls == 8);
-  CHECK(store.size(MapId::Backends) == 1);
+  CHECK(calls == 9);
+  CHECK(store.size(MapId::Backends) == 1);  // an array entry removed is zeros, which the dump skips
 }
 
 TEST_CASE("the datapath invariant catches each way a connect could fail") {
   FakeMapStore store;
   write_service(store, 1, 0);
+  store.wait_for_readers();
   REQUIRE(datapath_invariant_violations(store).empty());
   store.check_after_every_write(datapath_invariant_violations);
 
-  SUBCASE("a backend deleted while a slot names it") {
+  SUBCASE("a backend freed while a slot names it") {
     store.remove(MapId::Backends, {to_bytes(uint32_t{11})});
     REQUIRE(store.violations().size() == 1);
     CHECK(store.violations()[0].find("names missing backend 11") != std::string::npos);
-    CHECK(store.violations()[0].find("after delete #7 in backends") == 0);
+    CHECK(store.violations()[0].find("after delete #") == 0);
   }
   SUBCASE("a slot of the live revision deleted") {
-    store.remove(MapId::Slots, {to_bytes(SlotRef{1, 0, 1}.key())});
+    store.remove(MapId::Slots, {slot_key(1, 0, 1)});
     REQUIRE(store.violations().size() == 1);
     CHECK(store.violations()[0].find("is missing") != std::string::npos);
   }
   SUBCASE("a slot naming another service's backend") {
-    socklb_backend stranger{};
-    stranger.service_id = 2;
-    store.update(MapId::Backends, {{to_bytes(uint32_t{11}), to_bytes(stranger)}});
+    write_backends(store, 2, {11});
     REQUIRE(store.violations().size() == 1);
     CHECK(store.violations()[0].find("of service 2") != std::string::npos);
   }
   SUBCASE("the VIP entry deleted before the service") {
-    store.remove(MapId::VipsV4, {encode_vip_key(*IpAddress::parse("10.96.0.1")).second});
+    store.remove(MapId::AddrsV4, {encode_addr_key(kKey.vip).second});
     REQUIRE(store.violations().size() == 1);
     CHECK(store.violations()[0].find("no VIP entry") != std::string::npos);
   }
   SUBCASE("slots of the other revision do not matter") {
-    store.remove(MapId::Slots, {to_bytes(SlotRef{1, 1, 0}.key())});
-    store.update(MapId::Slots, {{to_bytes(SlotRef{1, 1, 5}.key()), to_bytes(socklb_slot_value{77})}});
+    store.remove(MapId::Slots, {slot_key(1, 1, 0)});
+    write_slots(store, 1, 1, {77});
     CHECK(store.violations().empty());
   }
 }
 
-TEST_CASE("the fake store checks entry sizes like the kernel") {
+TEST_CASE("a connect that read the service before a flip may use the old set until the next wait for readers") {
+  FakeMapStore store;
+  write_service(store, 1, 0);
+  store.wait_for_readers();
+  store.check_after_every_write(datapath_invariant_violations);
+  write_backends(store, 1, {12});
+  write_slots(store, 1, 1, {12});
+  write_state(store, 1, kKey, 1, 1);  // the flip
+  REQUIRE(store.violations().empty());
+
+  SUBCASE("removing the old set before the wait breaks the connects in flight") {
+    store.remove(MapId::Slots, {slot_key(1, 0, 0)});
+    REQUIRE(store.violations().size() == 1);
+    CHECK(store.violations()[0].find("rev 0) slot 0 is missing") != std::string::npos);
+  }
+  SUBCASE("after the wait it is garbage") {
+    store.wait_for_readers();
+    store.remove(MapId::Slots, {slot_key(1, 0, 0), slot_key(1, 0, 1)});
+    store.remove(MapId::Backends, {to_bytes(uint32_t{10}), to_bytes(uint32_t{11})});
+    CHECK(store.violations().empty());
+  }
+}
+
+TEST_CASE("an id is not given to another service while a connect may hold it") {
+  FakeMapStore store;
+  write_service(store, 1, 0);
+  store.wait_for_readers();
+  store.check_after_every_write(datapath_invariant_violations);
+  // the service goes away, after a wait, as the planner removes it
+  store.remove(MapId::ServicesV4, {encode_service_key(kKey).second});
+  store.remove(MapId::ServiceState, {to_bytes(uint32_t{1})});
+  store.remove(MapId::Slots, {slot_key(1, 0, 0), slot_key(1, 0, 1)});
+  store.remove(MapId::Backends, {to_bytes(uint32_t{10}), to_bytes(uint32_t{11})});
+  // a connect that read the service may still hold id 1: it misses the slots,
+  // reads the key again and is refused, as after the removal
+  std::size_t before = store.violations().size();
+  CHECK(before == 0);
+
+  ServiceKey other{*IpAddress::parse("10.96.0.2"), 80, Protocol::TCP};
+  SUBCASE("reused before the next wait") {
+    write_state(store, 1, other, 0, 0);
+    CHECK(store.violations().size() > before);
+    CHECK(store.violations().back().find("its id now names 10.96.0.2:80/TCP") != std::string::npos);
+  }
+  SUBCASE("reused after it") {
+    store.wait_for_readers();
+    write_state(store, 1, other, 0, 0);
+    CHECK(store.violations().size() == before);
+  }
+}
+
+TEST_CASE("the fake store checks entry sizes and array bounds like the kernel") {
   FakeMapStore store;
   CHECK_THROWS_AS(store.update(MapId::Backends, {{Bytes(3), Bytes(sizeof(socklb_backend))}}), std::logic_error);
   CHECK_THROWS_AS(store.update(MapId::Backends, {{Bytes(4), Bytes(1)}}), std::logic_error);
   CHECK(store.capacity(MapId::Slots) == 1024);
   store.set_capacity(MapId::Slots, 2);
   CHECK(store.capacity(MapId::Slots) == 2);
+  store.set_capacity(MapId::Backends, 8);
+  socklb_backend b{};
+  b.service_id = 1;
+  CHECK_THROWS_AS(store.update(MapId::Backends, {{to_bytes(uint32_t{8}), to_bytes(b)}}), std::runtime_error);
 }

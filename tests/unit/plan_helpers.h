@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <map>
+#include <set>
 #include <stdexcept>
 #include <optional>
 #include <string>
@@ -38,10 +39,35 @@ inline DesiredService dsvc(const std::string& name, std::vector<Backend> backend
   return {{"default", name}, port_name, affinity, std::move(backends)};
 }
 
-inline Capacity capacity_of(const MapStore& store) {
-  return {store.capacity(MapId::VipsV4),    store.capacity(MapId::VipsV6), store.capacity(MapId::ServicesV4),
-          store.capacity(MapId::ServicesV6), store.capacity(MapId::Slots),  store.capacity(MapId::Backends),
-          store.capacity(MapId::ServiceNames)};
+inline PlanLimits limits_with_quarantine(const FakeMapStore& store) {
+  PlanLimits limits = limits_of(store);
+  store.quarantine.restrict(limits);
+  return limits;
+}
+
+// How many entries a plan writes (or removes) in one map.
+inline std::size_t entries(const Plan& plan, MapId map, PlanOp op) {
+  std::size_t n = 0;
+  for (const auto& step : plan.steps)
+    if (step.map == map && step.op == op) n += step.count;
+  return n;
+}
+
+// The state entry a service key is served by; throws when there is none.
+inline socklb_service_state state_of(const KernelState& k, const ServiceKey& key) {
+  const socklb_service_state* state = k.served(key);
+  if (!state) throw std::runtime_error("no service state for " + key.str());
+  return *state;
+}
+
+inline std::string state_tag(BackendState state) {
+  switch (state) {
+    case BackendState::Active: return "";
+    case BackendState::Terminating: return "(t)";
+    case BackendState::Serving: return "(s)";
+    case BackendState::Listed: return "(l)";
+  }
+  return "?";
 }
 
 // What one service entry serves, decoded the way a connect() would see it.
@@ -50,26 +76,29 @@ struct Served {
   std::string port_name;
   uint32_t affinity_timeout_sec = 0;
   bool fallback = false;
-  std::vector<Backend> backends;  // sorted
+  std::vector<Backend> backends;  // every backend entry (listed-only endpoints have none), sorted
+  bool slots_match = true;        // the slot set is exactly the entries new connects may use
 
   bool operator==(const Served&) const = default;
   std::string str() const {
     std::string out = ref.str() + ":" + port_name + " affinity=" + std::to_string(affinity_timeout_sec) +
-                      (fallback ? " fallback" : "") + " [";
-    for (const auto& b : backends) out += b.str() + (b.state == BackendState::Active ? " " : "(t) ");
+                      (fallback ? " fallback" : "") + (slots_match ? "" : " SLOTS-DIFFER") + " [";
+    for (const auto& b : backends) out += b.str() + state_tag(b.state) + " ";
     return out + "]";
   }
 };
 
 using ServedMap = std::map<ServiceKey, Served>;
 
-inline std::optional<std::vector<Backend>> live_backends(const KernelState& k, const socklb_service_value& value) {
-  auto ids = k.live_backend_ids(value);
+// The backends of a service's live slot set, sorted; nullopt when a slot or
+// backend is missing or belongs to another service.
+inline std::optional<std::vector<Backend>> live_backends(const KernelState& k, const socklb_service_state& state) {
+  auto ids = k.live_backend_ids(state);
   if (!ids) return std::nullopt;
   std::vector<Backend> out;
   for (uint32_t id : *ids) {
     auto it = k.backends.find(id);
-    if (it == k.backends.end()) return std::nullopt;
+    if (it == k.backends.end() || it->second.service_id != state.id) return std::nullopt;
     out.push_back(decode_backend(it->second));
   }
   std::sort(out.begin(), out.end());
@@ -78,24 +107,43 @@ inline std::optional<std::vector<Backend>> live_backends(const KernelState& k, c
 
 inline ServedMap served(const KernelState& k) {
   ServedMap out;
-  for (const auto& [key, value] : k.services) {
+  for (const auto& [key, id] : k.services) {
+    const socklb_service_state* state = k.served(key);
     Served s;
-    s.ref = k.owner(value.id);
-    if (auto name = k.names.find(value.id); name != k.names.end())
+    s.ref = k.owner(id);
+    if (auto name = k.names.find(id); name != k.names.end())
       s.port_name = name_field(name->second.port_name, sizeof(name->second.port_name));
-    s.affinity_timeout_sec = (value.flags & SOCKLB_SERVICE_AFFINITY) ? value.affinity_timeout_sec : 0;
-    s.fallback = value.flags & SOCKLB_SERVICE_FALLBACK;
-    s.backends = live_backends(k, value).value_or(std::vector<Backend>{});
+    if (!state) {
+      s.slots_match = false;
+      out[key] = std::move(s);
+      continue;
+    }
+    ServiceShape shape = decode_shape(*state);
+    s.affinity_timeout_sec = shape.affinity ? shape.affinity_timeout_sec : 0;
+    s.fallback = shape.fallback;
+    std::vector<Backend> chosen;
+    for (const auto& [backend_id, backend] : k.backends) {
+      if (backend.service_id != id) continue;
+      s.backends.push_back(decode_backend(backend));
+      if (chosen_for_new_connects(s.backends.back().state)) chosen.push_back(s.backends.back());
+    }
+    std::sort(s.backends.begin(), s.backends.end());
+    std::sort(chosen.begin(), chosen.end());
+    s.slots_match = live_backends(k, *state) == chosen;
     out[key] = std::move(s);
   }
   return out;
 }
 
 inline Served served(const DesiredService& d) {
-  bool fallback = !d.backends.empty() && std::all_of(d.backends.begin(), d.backends.end(), [](const Backend& b) {
-    return b.state == BackendState::Terminating;
+  std::vector<Backend> entries;
+  for (const auto& b : d.backends)
+    if (b.state != BackendState::Listed) entries.push_back(b);
+  bool any_chosen = std::any_of(entries.begin(), entries.end(), [](const Backend& b) { return chosen_for_new_connects(b.state); });
+  bool fallback = any_chosen && std::none_of(entries.begin(), entries.end(), [](const Backend& b) {
+    return b.state == BackendState::Active;
   });
-  return {d.ref, d.port_name, d.affinity_timeout_sec, fallback, d.backends};
+  return {d.ref, d.port_name, d.affinity_timeout_sec, fallback, entries, true};
 }
 
 inline ServedMap served(const DesiredState& desired) {
@@ -118,15 +166,23 @@ inline std::string diff(const ServedMap& got, const ServedMap& want) {
 inline std::string garbage(const KernelState& k) {
   std::size_t slots = 0;
   std::map<IpAddress, uint32_t> ports;
-  for (const auto& [key, value] : k.services) {
-    slots += value.backend_count;
+  std::set<uint32_t> ids;
+  for (const auto& [key, id] : k.services) {
+    if (const auto* state = k.served(key)) slots += state->backend_count;
     ++ports[key.vip];
+    ids.insert(id);
   }
+  std::size_t orphan_backends = 0;
+  for (const auto& [_, b] : k.backends) orphan_backends += !ids.count(b.service_id);
+  std::map<IpAddress, uint32_t> vips;
+  for (const auto& [ip, value] : k.addrs)
+    if (addr_is_vip(value)) vips[ip] = value.refs;
   std::string out;
   if (k.slots.size() != slots) out += std::to_string(k.slots.size()) + " slots for " + std::to_string(slots) + " live; ";
-  if (k.backends.size() != slots) out += std::to_string(k.backends.size()) + " backends for " + std::to_string(slots) + " live; ";
+  if (orphan_backends) out += std::to_string(orphan_backends) + " backends of no service; ";
   if (k.names.size() != k.services.size()) out += std::to_string(k.names.size()) + " names; ";
-  if (k.vips != ports) out += "vips differ from the services' ClusterIPs; ";
+  if (k.states.size() != k.services.size()) out += std::to_string(k.states.size()) + " states; ";
+  if (vips != ports) out += "VIP entries differ from the services' ClusterIPs; ";
   return out;
 }
 
@@ -134,20 +190,28 @@ inline std::string garbage(const KernelState& k) {
 // new ones: never a mix, never something else.
 inline FakeMapStore::Checker old_or_new(const KernelState& before, const ServedMap& after) {
   std::map<ServiceKey, std::optional<std::vector<Backend>>> old_sets;
-  for (const auto& [key, value] : before.services) old_sets[key] = live_backends(before, value);
+  for (const auto& [key, id] : before.services)
+    old_sets[key] = before.served(key) ? live_backends(before, *before.served(key)) : std::nullopt;
+  // a slot set as addresses: the state of an entry may change before the
+  // flip (a pod turning terminating keeps its slot until then)
   auto addresses = [](std::vector<Backend> v) {
     for (auto& b : v) b.state = BackendState::Active;
     return v;
   };
-  return [old_sets, after, addresses](const FakeMapStore& store) {
+  auto chosen = [](std::vector<Backend> v) {
+    std::erase_if(v, [](const Backend& b) { return !chosen_for_new_connects(b.state); });
+    return v;
+  };
+  return [old_sets, after, addresses, chosen](const FakeMapStore& store) {
     std::vector<std::string> problems = datapath_invariant_violations(store);
     KernelState now = read_kernel_state(store);
-    for (const auto& [key, value] : now.services) {
-      auto live = live_backends(now, value);
+    for (const auto& [key, id] : now.services) {
+      const auto* state = now.served(key);
+      auto live = state ? live_backends(now, *state) : std::nullopt;
       if (!live) continue;  // reported by the invariant
       auto old = old_sets.find(key);
       bool is_old = old != old_sets.end() && (!old->second || addresses(*old->second) == addresses(*live));
-      bool is_new = after.count(key) && addresses(after.at(key).backends) == addresses(*live);
+      bool is_new = after.count(key) && addresses(chosen(after.at(key).backends)) == addresses(*live);
       if (!is_old && !is_new) problems.push_back(key.str() + " serves neither its old nor its new backends");
     }
     return problems;
@@ -158,10 +222,11 @@ inline FakeMapStore::Checker old_or_new(const KernelState& before, const ServedM
 // write checked. Returns the plan for the test to inspect.
 inline Plan sync_step(FakeMapStore& store, const DesiredState& desired, const ServedMap& expected) {
   KernelState before = read_kernel_state(store);
-  Plan plan = make_plan(desired, before, capacity_of(store));
+  Plan plan = make_plan(desired, before, limits_with_quarantine(store));
   store.check_after_every_write(old_or_new(before, expected));
   std::size_t violations_before = store.violations().size();
   apply_plan(plan, store);
+  store.quarantine.applied(plan);
   store.check_after_every_write(nullptr);
   std::string seen;
   for (std::size_t i = violations_before; i < store.violations().size() && i < violations_before + 10; ++i)

@@ -77,7 +77,7 @@ TEST_CASE("a service that does not fit is refused with the flag to raise; the ot
   DesiredState d = two_services();
 
   SUBCASE("backends map full") {
-    store.set_capacity(MapId::Backends, 2);
+    store.set_capacity(MapId::Backends, 3);  // an array: ids 1 and 2
     Plan plan = sync_step(store, d, {{kA, served(d.services[kA])}});
     CHECK(has_refusal(plan, "Service default/b", "--max-backends"));
     CHECK(plan.summary.added == 1);
@@ -90,12 +90,12 @@ TEST_CASE("a service that does not fit is refused with the flag to raise; the ot
     check_serves(store, {{kA, served(d.services[kA])}});
   }
   SUBCASE("VIP map full") {
-    store.set_capacity(MapId::VipsV4, 1);
+    store.set_capacity(MapId::AddrsV4, 1);  // a's VIP; its pods are left out (a warning), b's VIP does not fit
     Plan plan = sync_step(store, d, {{kA, served(d.services[kA])}});
-    CHECK(has_refusal(plan, "Service default/b", "vips_v4"));
+    CHECK(has_refusal(plan, "Service default/b", "addrs_v4"));
   }
   SUBCASE("a served service that outgrows the maps keeps its old backends") {
-    store.set_capacity(MapId::Backends, 4);
+    store.set_capacity(MapId::Backends, 5);  // ids 1..4
     sync_step(store, d);
     ServedMap was = served(read_kernel_state(store));
     DesiredState grown = d;
@@ -108,7 +108,7 @@ TEST_CASE("a service that does not fit is refused with the flag to raise; the ot
     CHECK(plan.summary.held == 1);
     check_serves(store, want);
     // once there is room, it applies
-    store.set_capacity(MapId::Backends, 8);
+    store.set_capacity(MapId::Backends, 9);
     sync_step(store, grown);
     check_serves(store, served(grown));
   }
@@ -126,16 +126,16 @@ TEST_CASE("a service that does not fit is refused with the flag to raise; the ot
     std::vector<Backend> many;
     for (uint32_t i = 0; i < 65536; ++i) many.push_back({IpAddress::from_v4(htonl(0x0af00000u + i)), 80});
     d.services[kA] = dsvc("a", std::move(many));
-    Plan plan = make_plan(d, read_kernel_state(store), capacity_of(store));
+    Plan plan = make_plan(d, read_kernel_state(store), limits_of(store));
     CHECK(has_refusal(plan, "Service default/a", "at most 65535"));
-    CHECK(plan.write_backends.size() == 1);  // b's only
+    CHECK(entries(plan, MapId::Backends, PlanOp::Write) == 1);  // b's only
   }
   SUBCASE("the fake store itself refuses a write past capacity") {
-    store.set_capacity(MapId::Backends, 1);
-    socklb_backend b{};
-    store.update(MapId::Backends, {{to_bytes(uint32_t{1}), to_bytes(b)}});
-    store.update(MapId::Backends, {{to_bytes(uint32_t{1}), to_bytes(b)}});  // overwriting is fine
-    CHECK_THROWS_AS(store.update(MapId::Backends, {{to_bytes(uint32_t{2}), to_bytes(b)}}), std::runtime_error);
+    store.set_capacity(MapId::Slots, 1);
+    socklb_slot_value v{1};
+    store.update(MapId::Slots, {{encode_slot_key({1, 0, 0}), to_bytes(v)}});
+    store.update(MapId::Slots, {{encode_slot_key({1, 0, 0}), to_bytes(v)}});  // overwriting is fine
+    CHECK_THROWS_AS(store.update(MapId::Slots, {{encode_slot_key({1, 0, 1}), to_bytes(v)}}), std::runtime_error);
   }
 }
 
@@ -144,26 +144,27 @@ TEST_CASE("leftovers of an interrupted sync are cleaned; served services are unt
   DesiredState d = two_services();
   sync_step(store, d);
   KernelState k = read_kernel_state(store);
-  const socklb_service_value a = k.services.at(kA);
+  const socklb_service_state a = state_of(k, kA);
 
   // what a sync killed between its phases can leave behind
-  socklb_backend orphan{};
-  orphan.service_id = 999;
-  store.update(MapId::Backends, {{to_bytes(uint32_t{5000}), to_bytes(orphan)}});
-  store.update(MapId::Slots, {{to_bytes(SlotRef{999, 0, 0}.key()), to_bytes(socklb_slot_value{5000})}});
-  store.update(MapId::Slots, {{to_bytes(SlotRef{a.id, static_cast<uint8_t>(a.revision ^ 1), 0}.key()),
-                               to_bytes(socklb_slot_value{5000})}});
-  store.update(MapId::Slots, {{to_bytes(SlotRef{a.id, a.revision, 7}.key()), to_bytes(socklb_slot_value{5000})}});
+  socklb_backend orphan = encode_backend(be("10.244.9.9", 80), 999, false);
+  store.update(MapId::Backends, {{to_bytes(uint32_t{500}), to_bytes(orphan)}});
+  store.update(MapId::ServiceState, {{to_bytes(uint32_t{999}), to_bytes(encode_state(999, skey("10.96.0.99", 80), {1, 0}))}});
+  store.update(MapId::Slots, {{encode_slot_key({999, 0, 0}), to_bytes(socklb_slot_value{500})}});
+  store.update(MapId::Slots, {{encode_slot_key({a.id, static_cast<uint8_t>(a.revision ^ 1), 0}), to_bytes(socklb_slot_value{500})}});
+  store.update(MapId::Slots, {{encode_slot_key({a.id, a.revision, 7}), to_bytes(socklb_slot_value{500})}});
   store.update(MapId::ServiceNames, {{to_bytes(uint32_t{999}), to_bytes(encode_name({"default", "gone"}, ""))}});
-  store.update(MapId::VipsV4, {{to_bytes(socklb_vip4_key{addr("10.96.0.99").v4()}), to_bytes(socklb_vip_value{1})}});
+  store.update(MapId::AddrsV4, {{encode_addr_key(addr("10.96.0.99")).second, to_bytes(encode_addr(true, 1))}});
 
   SUBCASE("the next sync deletes them") {
     Plan plan = sync_step(store, d);
-    CHECK(plan.delete_slots.size() == 3);
-    CHECK(plan.delete_backends == std::vector<uint32_t>{5000});
-    CHECK(plan.delete_names == std::vector<uint32_t>{999});
-    CHECK(plan.delete_vips.size() == 1);
-    CHECK(plan.write_services.empty());
+    CHECK(entries(plan, MapId::Slots, PlanOp::Remove) == 3);
+    CHECK(entries(plan, MapId::Backends, PlanOp::Remove) == 1);
+    CHECK(plan.released_backend_ids == std::vector<uint32_t>{500});
+    CHECK(plan.released_service_ids == std::vector<uint32_t>{999});
+    CHECK(entries(plan, MapId::ServiceNames, PlanOp::Remove) == 1);
+    CHECK(entries(plan, MapId::AddrsV4, PlanOp::Remove) == 1);
+    CHECK(entries(plan, MapId::ServicesV4, PlanOp::Write) == 0);
     check_serves(store, served(d));
   }
   SUBCASE("a service added in that sync gets ids no leftover uses") {
@@ -172,9 +173,10 @@ TEST_CASE("leftovers of an interrupted sync are cleaned; served services are unt
     sync_step(store, d);
     check_serves(store, served(d));
     KernelState now = read_kernel_state(store);
-    CHECK(now.services.at(kC).id != 999);
-    REQUIRE(now.services.at(kC).backend_count == 1);
-    CHECK(now.slots.at(SlotRef{now.services.at(kC).id, now.services.at(kC).revision, 0}) != 5000);
+    socklb_service_state c = state_of(now, kC);
+    CHECK(c.id != 999);
+    REQUIRE(c.backend_count == 1);
+    CHECK(now.slots.at(SlotRef{c.id, c.revision, 0}) != 500);
   }
 }
 
@@ -182,15 +184,16 @@ TEST_CASE("a service whose live slot went missing is rebuilt on the other revisi
   FakeMapStore store;
   DesiredState d = two_services();
   sync_step(store, d);
-  const socklb_service_value a = read_kernel_state(store).services.at(kA);
-  store.remove(MapId::Slots, {to_bytes(SlotRef{a.id, a.revision, 1}.key())});
+  const socklb_service_state a = state_of(read_kernel_state(store), kA);
+  store.remove(MapId::Slots, {encode_slot_key({a.id, a.revision, 1})});
   REQUIRE_FALSE(datapath_invariant_violations(store).empty());  // the checker sees the hole
 
   KernelState before = read_kernel_state(store);
-  Plan plan = make_plan(d, before, capacity_of(store));
-  CHECK(plan.write_slots.size() == 2);
+  Plan plan = make_plan(d, before, limits_of(store));
+  CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 2);
   apply_plan(plan, store);
+  store.wait_for_readers();
   CHECK(datapath_invariant_violations(store).empty());
   check_serves(store, served(d));
-  CHECK(read_kernel_state(store).services.at(kA).revision == (a.revision ^ 1));
+  CHECK(state_of(read_kernel_state(store), kA).revision == (a.revision ^ 1));
 }

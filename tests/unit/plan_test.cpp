@@ -14,9 +14,9 @@ uint32_t backend_id(const KernelState& k, const char* ip, uint16_t port) {
   return 0;
 }
 
-const socklb_service_value& service_value(const KernelState& k, const ServiceKey& key) {
-  REQUIRE(k.services.count(key));
-  return k.services.at(key);
+socklb_service_state service_value(const KernelState& k, const ServiceKey& key) {
+  REQUIRE(k.served(key) != nullptr);
+  return *k.served(key);
 }
 
 void add_affinity(FakeMapStore& store, uint64_t cookie, uint32_t service_id) {
@@ -51,18 +51,18 @@ TEST_CASE("adding services writes every map; the same desired state again plans 
   check_serves(store, served(d));
 
   KernelState k = read_kernel_state(store);
-  CHECK(k.vips.at(addr("10.96.0.1")) == 2);
-  CHECK(k.vips.at(addr("fd00:10:96::1")) == 1);
+  CHECK(k.addrs.at(addr("10.96.0.1")).refs == 2);
+  CHECK(k.addrs.at(addr("fd00:10:96::1")).refs == 1);
   std::set<uint32_t> ids;
-  for (const auto& [_, v] : k.services) {
-    CHECK(v.id != 0);
-    CHECK(v.revision == 0);
-    ids.insert(v.id);
+  for (const auto& [key, id] : k.services) {
+    CHECK(id != 0);
+    CHECK(service_value(k, key).revision == 0);
+    ids.insert(id);
   }
   CHECK(ids.size() == 3);
   CHECK(store.size(MapId::ServicesV6) == 1);
 
-  Plan again = make_plan(d, k, capacity_of(store));
+  Plan again = make_plan(d, k, limits_of(store));
   CHECK(again.empty());
   CHECK(again.summary.unchanged == 3);
   CHECK(again.summary.added + again.summary.updated + again.summary.removed == 0);
@@ -81,7 +81,7 @@ TEST_CASE("updates fill the unused slot set, flip the revision and reuse the ids
     d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080), be("10.244.0.3", 8080)});
     Plan plan = sync_step(store, d);
     CHECK(plan.summary.updated == 1);
-    CHECK(plan.write_slots.size() == 3);
+    CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 3);
     check_serves(store, served(d));
     k = read_kernel_state(store);
     CHECK(service_value(k, kWeb).revision == 1);
@@ -133,8 +133,8 @@ TEST_CASE("a backend going active -> terminating is updated in place, without ne
   d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080, BackendState::Terminating),
                                   be("10.244.0.2", 8080, BackendState::Terminating)});
   Plan plan = sync_step(store, d);
-  CHECK(plan.write_slots.empty());
-  CHECK(plan.write_backends.size() == 2);
+  CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 0);
+  CHECK(entries(plan, MapId::Backends, PlanOp::Write) == 2);
   CHECK(plan.summary.updated == 1);
   check_serves(store, served(d));
   KernelState after = read_kernel_state(store);
@@ -162,16 +162,16 @@ TEST_CASE("removing a service deletes its entry, slots, backends and name; its V
   CHECK(plan.summary.removed == 1);
   CHECK(plan.summary.changes == std::vector<std::string>{"-default/web:https 10.96.0.1:443/TCP"});
   check_serves(store, served(d));  // also: no slot, backend or name left over
-  CHECK(read_kernel_state(store).vips.at(addr("10.96.0.1")) == 1);
+  CHECK(read_kernel_state(store).addrs.at(addr("10.96.0.1")).refs == 1);
 
   d.services.erase(kWeb);
   sync_step(store, d);
   check_serves(store, served(d));
-  CHECK_FALSE(read_kernel_state(store).vips.count(addr("10.96.0.1")));
-  CHECK(store.size(MapId::VipsV4) == 1);
+  CHECK_FALSE(read_kernel_state(store).addrs.count(addr("10.96.0.1")));
+  CHECK(store.size(MapId::AddrsV4) == 2);  // 10.96.0.2 and its pod 10.244.0.9
 
   sync_step(store, DesiredState{});
-  for (const auto& l : kMapLayouts) CHECK(store.size(l.id) == 0);
+  for (const auto& m : kMaps) CHECK(store.size(m.id) == 0);
 }
 
 TEST_CASE("affinity entries are purged when affinity is switched off or the service goes") {
@@ -181,9 +181,9 @@ TEST_CASE("affinity entries are purged when affinity is switched off or the serv
   d.services[skey("10.96.0.2", 80)] = dsvc("b", {be("10.244.0.2", 80)}, 30);
   sync_step(store, d);
   KernelState k = read_kernel_state(store);
-  const uint32_t a = k.services.at(kWeb).id, b = k.services.at(skey("10.96.0.2", 80)).id;
-  CHECK((k.services.at(kWeb).flags & SOCKLB_SERVICE_AFFINITY) != 0);
-  CHECK(k.services.at(kWeb).affinity_timeout_sec == 30);
+  const uint32_t a = k.services.at(kWeb), b = k.services.at(skey("10.96.0.2", 80));
+  CHECK((service_value(k, kWeb).flags & SOCKLB_SERVICE_AFFINITY) != 0);
+  CHECK(service_value(k, kWeb).affinity_timeout_sec == 30);
   add_affinity(store, 1, a);
   add_affinity(store, 2, a);
   add_affinity(store, 1, b);
@@ -192,7 +192,7 @@ TEST_CASE("affinity entries are purged when affinity is switched off or the serv
   sync_step(store, d);
   check_serves(store, served(d));
   CHECK(affinity_service_ids(store) == std::multiset<uint32_t>{b});
-  CHECK_FALSE((read_kernel_state(store).services.at(kWeb).flags & SOCKLB_SERVICE_AFFINITY) != 0);
+  CHECK_FALSE((service_value(read_kernel_state(store), kWeb).flags & SOCKLB_SERVICE_AFFINITY) != 0);
 
   d.services[skey("10.96.0.2", 80)].affinity_timeout_sec = 60;  // a new timeout keeps the entries
   Plan plan = sync_step(store, d);
@@ -209,7 +209,7 @@ TEST_CASE("a ClusterIP:port taken over by another service is renamed and forgets
   DesiredState d;
   d.services[kWeb] = dsvc("old", {be("10.244.0.1", 80)}, 30);
   sync_step(store, d);
-  const uint32_t id = read_kernel_state(store).services.at(kWeb).id;
+  const uint32_t id = read_kernel_state(store).services.at(kWeb);
   add_affinity(store, 7, id);
 
   d.services[kWeb] = dsvc("new", {be("10.244.0.1", 80)}, 30);

@@ -16,12 +16,13 @@ using Served = std::map<std::string, std::vector<std::string>>;
 inline Served served(const MapStore& store) {
   Served out;
   KernelState k = read_kernel_state(store);
-  for (const auto& [key, value] : k.services) {
+  for (const auto& [key, id] : k.services) {
     std::vector<std::string> backends;
-    for (uint32_t id : k.live_backend_ids(value).value_or(std::vector<uint32_t>{}))
-      backends.push_back(decode_backend(k.backends.at(id)).str());
+    if (const auto* state = k.served(key))
+      for (uint32_t backend_id : k.live_backend_ids(*state).value_or(std::vector<uint32_t>{}))
+        backends.push_back(decode_backend(k.backends.at(backend_id)).str());
     std::sort(backends.begin(), backends.end());
-    out[key.str() + " " + k.owner(value.id).str()] = backends;
+    out[key.str() + " " + k.owner(id).str()] = backends;
   }
   return out;
 }

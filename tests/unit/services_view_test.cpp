@@ -16,10 +16,10 @@ KernelState sample_state(bool break_one = false) {
   d.services[skey("10.96.0.10", 443)] = dsvc("user-service", {}, 0, "https");
   d.services[skey("fd00:10:96::b", 53, Protocol::UDP)] =
       dsvc("dns", {be("fd00::5", 5353, BackendState::Terminating)}, 10800);
-  apply_plan(make_plan(d, read_kernel_state(store), capacity_of(store)), store);
+  apply_plan(make_plan(d, read_kernel_state(store), limits_of(store)), store);
   KernelState k = read_kernel_state(store);
   if (break_one) {
-    const auto& dns = k.services.at(skey("fd00:10:96::b", 53, Protocol::UDP));
+    const auto dns = state_of(k, skey("fd00:10:96::b", 53, Protocol::UDP));
     k.slots.erase(SlotRef{dns.id, dns.revision, 0});
   }
   return k;

@@ -6,6 +6,7 @@
 #include "datapath/kernel_state.h"
 #include "desired_helpers.h"
 #include "fake_map_store.h"
+#include "served.h"
 #include "manifests/manifest_reader.h"
 #include "temp_dir.h"
 
@@ -39,18 +40,7 @@ std::string payment_slice(const std::string& ip) {
 }
 
 // What the maps serve, as "key -> backends".
-std::map<std::string, Strings> serving(const MapStore& store) {
-  std::map<std::string, Strings> out;
-  KernelState k = read_kernel_state(store);
-  for (const auto& [key, value] : k.services) {
-    Strings backends;
-    for (uint32_t id : k.live_backend_ids(value).value_or(std::vector<uint32_t>{}))
-      backends.push_back(decode_backend(k.backends.at(id)).str());
-    std::sort(backends.begin(), backends.end());
-    out[key.str() + " " + k.owner(value.id).str()] = backends;
-  }
-  return out;
-}
+std::map<std::string, Strings> serving(const MapStore& store) { return socklb::test::served(store); }
 
 bool has_error(const SyncResult& result, const std::string& object) {
   return std::any_of(result.diagnostics.begin(), result.diagnostics.end(), [&](const Diagnostic& d) {

@@ -5,6 +5,7 @@
 #include <sys/signalfd.h>
 
 #include <cerrno>
+#include <ctime>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -21,6 +22,9 @@ namespace socklb {
 namespace {
 
 constexpr std::chrono::seconds kRetryAfterFailure{1};
+// How often expired affinity entries are removed. An entry outlives its
+// timeout by at most this (the programs ignore an expired one anyway).
+constexpr std::chrono::seconds kAffinityExpiry{10};
 constexpr std::size_t kChangesLogged = 5;
 
 // "+default/web:http 10.96.0.10:80/TCP, ~... and 12 more"
@@ -82,8 +86,8 @@ class Agent {
                    s.removed, describe_changes(s.changes),
                    s.held ? fmt::format(", {} held at their previous state", s.held) : "", r.writes,
                    r.took.count() / 1000.0);
-      // the first sync too: backends may have gone while no agent ran
-      if (r.backends_deleted || number_ == 1) close_stale_sockets();
+      // the first sync too: pods may have gone while no agent ran
+      if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
       return true;
     } catch (const std::exception& e) {
       spdlog::error("sync {} failed: {}; every service is whole (old or new); retrying in {}s", number_, e.what(),
@@ -92,12 +96,23 @@ class Agent {
     }
   }
 
+ void expire_affinity() {
+    timespec now{};
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    try {
+      std::size_t n = syncer_.expire_affinity(uint64_t(now.tv_sec) * 1'000'000'000 + now.tv_nsec);
+      if (n) spdlog::debug("removed {} expired affinity entr{}", n, n == 1 ? "y" : "ies");
+    } catch (const std::exception& e) {
+      spdlog::warn("cannot remove expired affinity entries: {}", e.what());
+    }
+  }
+
  private:
-  void close_stale_sockets() {
+  void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
     if (!closer_) return;
     try {
-      if (int n = closer_->close_stale(); n > 0)
-        spdlog::info("sync {}: closed {} connected socket{} whose backend was removed", number_, n, n == 1 ? "" : "s");
+      if (int n = closer_->close_stale(gone_tcp); n > 0)
+        spdlog::info("sync {}: closed {} connected socket{} whose pod is gone", number_, n, n == 1 ? "" : "s");
     } catch (const std::exception& e) {
       spdlog::warn("sync {}: cannot close sockets of removed backends: {}", number_, e.what());
     }
@@ -134,6 +149,7 @@ int run_agent(const AgentOptions& options) {
   std::optional<ManifestWatch> watch;
   bool pending = true;  // the first sync, or a retry
   auto retry_at = std::chrono::steady_clock::now();
+  auto expire_at = retry_at + kAffinityExpiry;
 
   for (;;) {
     if (!watch) {
@@ -147,8 +163,14 @@ int run_agent(const AgentOptions& options) {
       pending = !agent.sync();
       if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
     }
+    auto now = std::chrono::steady_clock::now();
+    if (now >= expire_at) {
+      agent.expire_affinity();
+      expire_at = now + kAffinityExpiry;
+    }
     pollfd fds[2] = {{signals.get(), POLLIN, 0}, {watch ? watch->fd() : -1, POLLIN, 0}};
-    int timeout = pending || !watch ? static_cast<int>(std::chrono::milliseconds(kRetryAfterFailure).count()) : -1;
+    auto wake = pending || !watch ? std::min(expire_at, now + kRetryAfterFailure) : expire_at;
+    int timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
     if (poll(fds, 2, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
     if (fds[0].revents & POLLIN) {
       spdlog::info("stopping; the datapath stays pinned at {} and keeps serving", options.bpffs_dir.string());

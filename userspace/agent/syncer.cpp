@@ -1,41 +1,90 @@
 #include "agent/syncer.h"
 
-#include "datapath/kernel_state.h"
+#include <algorithm>
+#include <iterator>
+
 #include "plan/advance_state.h"
 #include "plan/apply_plan.h"
 
 namespace socklb {
+namespace {
 
-Capacity Syncer::capacity() const {
-  Capacity c;
-  c.vips_v4 = store_.capacity(MapId::VipsV4);
-  c.vips_v6 = store_.capacity(MapId::VipsV6);
-  c.services_v4 = store_.capacity(MapId::ServicesV4);
-  c.services_v6 = store_.capacity(MapId::ServicesV6);
-  c.slots = store_.capacity(MapId::Slots);
-  c.backends = store_.capacity(MapId::Backends);
-  c.names = store_.capacity(MapId::ServiceNames);
-  return c;
+// What a TCP connection made before this agent started may be connected
+// to: the pods of its TCP services, as far as the maps tell.
+std::vector<ReverseKey> tcp_endpoints_in(const KernelState& kernel) {
+  std::vector<ReverseKey> out;
+  for (const auto& [endpoint, _] : kernel.reverse) out.push_back(endpoint);
+  std::map<uint32_t, Protocol> protocol_of;
+  for (const auto& [key, id] : kernel.services) protocol_of[id] = key.protocol;
+  for (const auto& [_, backend] : kernel.backends) {
+    auto it = protocol_of.find(backend.service_id);
+    if (it == protocol_of.end() || it->second != Protocol::TCP) continue;
+    Backend b = decode_backend(backend);
+    out.push_back({b.ip, b.port, Protocol::TCP});
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
 }
+
+}  // namespace
 
 SyncResult Syncer::sync(const ManifestSet& input) {
   auto start = std::chrono::steady_clock::now();
-  KernelState kernel = known_ ? std::move(*known_) : read_kernel_state(store_);
+  if (!known_) {
+    KernelState read = read_kernel_state(store_);
+    if (!tcp_endpoints_) {
+      tcp_endpoints_ = tcp_endpoints_in(read);
+      // ids another agent freed just before it stopped may still be held by
+      // a connect: one wait, and none is
+      store_.wait_for_readers();
+    }
+    known_ = std::move(read);
+  }
+  KernelState kernel = std::move(*known_);
   known_.reset();  // until this sync's writes all went through
+
+  PlanLimits limits = limits_of(store_);
+  quarantine_.restrict(limits);
   DesiredState desired = reconcile(input, settings_, kernel.owners());
-  Plan plan = make_plan(desired, kernel, capacity());
-  apply_plan(plan, store_);
+  Plan plan = make_plan(desired, kernel, limits);
+  try {
+    apply_plan(plan, store_);
+  } catch (...) {
+    quarantine_.failed(plan);
+    throw;
+  }
+  quarantine_.applied(plan);
   advance_state(kernel, plan);
   known_ = std::move(kernel);
 
   SyncResult result;
+  std::set_difference(tcp_endpoints_->begin(), tcp_endpoints_->end(), plan.tcp_endpoints.begin(),
+                      plan.tcp_endpoints.end(), std::back_inserter(result.gone_tcp_endpoints));
+  tcp_endpoints_ = std::move(plan.tcp_endpoints);
   result.summary = plan.summary;
   result.writes = plan.writes();
-  result.backends_deleted = plan.delete_backends.size();
+  result.backends_freed = plan.released_backend_ids.size();
   result.diagnostics = std::move(desired.diagnostics);
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   return result;
+}
+
+std::size_t Syncer::expire_affinity(uint64_t now_ns) {
+  if (!known_) return 0;  // after a failed write: the next sync reads the maps back first
+  std::vector<Bytes> expired;
+  for (const auto& [key, value] : store_.dump(MapId::Affinity)) {
+    auto k = from_bytes<socklb_affinity_key>(key);
+    auto v = from_bytes<socklb_affinity_value>(value);
+    auto state = known_->states.find(k.service_id);
+    bool wanted = state != known_->states.end() && (state->second.flags & SOCKLB_SERVICE_AFFINITY) &&
+                  (now_ns < v.last_used_ns ||
+                   now_ns - v.last_used_ns < uint64_t{state->second.affinity_timeout_sec} * 1'000'000'000);
+    if (!wanted) expired.push_back(key);
+  }
+  if (!expired.empty()) store_.remove(MapId::Affinity, expired);
+  return expired.size();
 }
 
 }  // namespace socklb

@@ -4,10 +4,12 @@
 
 #include <chrono>
 #include <optional>
+#include <vector>
 
 #include "datapath/kernel_state.h"
 #include "datapath/map_store.h"
 #include "desired/reconcile.h"
+#include "plan/id_quarantine.h"
 #include "plan/plan.h"
 
 namespace socklb {
@@ -15,7 +17,11 @@ namespace socklb {
 struct SyncResult {
   PlanSummary summary;
   std::size_t writes = 0;
-  std::size_t backends_deleted = 0;  // sockets connected to them are now stale
+  // Connections that lost their pod: TCP ones to an address:port no service
+  // lists any more; connected UDP ones whose backend entry was freed (the
+  // socket iterator checks those against the maps itself).
+  std::vector<ReverseKey> gone_tcp_endpoints;
+  std::size_t backends_freed = 0;
   Diagnostics diagnostics;  // from reconcile and the planner
   std::chrono::microseconds took{0};
 };
@@ -28,14 +34,22 @@ class Syncer {
   // consistent mix of old and new services and the next sync finishes the job.
   SyncResult sync(const ManifestSet& input);
 
- private:
-  Capacity capacity() const;
+  // Removes affinity entries whose timeout passed, or whose service is gone
+  // or no longer asks for affinity: the affinity map is not an LRU (a client
+  // must not be able to push others' entries out), so this is what frees it.
+  // `now_ns`: CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns(). Returns the
+  // number of entries removed.
+  std::size_t expire_affinity(uint64_t now_ns);
 
+ private:
   MapStore& store_;
   ReconcileSettings settings_;
   // What the maps hold after the last sync, advanced from its plan; empty
   // after a failed write (the next sync reads the maps back).
   std::optional<KernelState> known_;
+  IdQuarantine quarantine_;
+  // The TCP endpoints listed after the last sync; empty before the first.
+  std::optional<std::vector<ReverseKey>> tcp_endpoints_;
 };
 
 }  // namespace socklb

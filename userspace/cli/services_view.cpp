@@ -1,13 +1,22 @@
 #include "cli/services_view.h"
 
 #include <algorithm>
+#include <map>
 
 #include <fmt/format.h>
 
 namespace socklb {
 namespace {
 
-std::string state_name(BackendState state) { return state == BackendState::Active ? "active" : "terminating"; }
+std::string state_name(BackendState state) {
+  switch (state) {
+    case BackendState::Active: return "active";
+    case BackendState::Terminating: return "terminating";
+    case BackendState::Serving: return "serving";
+    case BackendState::Listed: return "listed";
+  }
+  return "?";
+}
 
 std::string service_label(const ServiceRow& row) {
   std::string label = row.ref.ns.empty() ? "?" : row.ref.str();
@@ -18,21 +27,33 @@ std::string service_label(const ServiceRow& row) {
 
 std::vector<ServiceRow> service_rows(const KernelState& state) {
   std::vector<ServiceRow> rows;
-  for (const auto& [key, value] : state.services) {
+  // every backend entry by service, for the ones new connects do not use
+  std::map<uint32_t, std::vector<uint32_t>> entries_of;
+  for (const auto& [id, backend] : state.backends) entries_of[backend.service_id].push_back(id);
+  for (const auto& [key, id] : state.services) {
     ServiceRow row;
     row.key = key;
-    row.id = value.id;
-    row.ref = state.owner(value.id);
-    if (auto name = state.names.find(value.id); name != state.names.end())
+    row.id = id;
+    row.ref = state.owner(id);
+    if (auto name = state.names.find(id); name != state.names.end())
       row.port_name = name_field(name->second.port_name, sizeof(name->second.port_name));
-    row.affinity_timeout_sec = (value.flags & SOCKLB_SERVICE_AFFINITY) ? value.affinity_timeout_sec : 0;
-    row.fallback = value.flags & SOCKLB_SERVICE_FALLBACK;
-    auto ids = state.live_backend_ids(value);
-    row.incomplete = !ids;
-    for (uint32_t id : ids.value_or(std::vector<uint32_t>{})) {
-      auto backend = state.backends.find(id);
-      if (backend == state.backends.end()) row.incomplete = true;
-      else row.backends.emplace_back(id, decode_backend(backend->second));
+    const socklb_service_state* served = state.served(key);
+    row.incomplete = !served;
+    if (served) {
+      ServiceShape shape = decode_shape(*served);
+      row.affinity_timeout_sec = shape.affinity ? shape.affinity_timeout_sec : 0;
+      row.fallback = shape.fallback;
+      auto ids = state.live_backend_ids(*served);
+      row.incomplete = !ids;
+      for (uint32_t backend_id : ids.value_or(std::vector<uint32_t>{})) {
+        auto backend = state.backends.find(backend_id);
+        if (backend == state.backends.end() || backend->second.service_id != id) row.incomplete = true;
+        else row.backends.emplace_back(backend_id, decode_backend(backend->second));
+      }
+    }
+    for (uint32_t backend_id : entries_of[id]) {
+      Backend b = decode_backend(state.backends.at(backend_id));
+      if (!chosen_for_new_connects(b.state)) row.backends.emplace_back(backend_id, b);
     }
     rows.push_back(std::move(row));
   }
@@ -54,8 +75,11 @@ std::string render_table(const std::vector<ServiceRow>& rows) {
   for (const auto& row : rows) {
     std::string backends;
     for (const auto& [id, b] : row.backends)
-      backends += (backends.empty() ? "" : " ") + b.str() + (b.state == BackendState::Active ? "" : "(terminating)");
-    if (row.backends.empty()) backends = "none: connections are refused";
+      backends += (backends.empty() ? "" : " ") + b.str() +
+                  (b.state == BackendState::Active ? "" : "(" + state_name(b.state) + ")");
+    bool any = std::any_of(row.backends.begin(), row.backends.end(),
+                           [](const auto& b) { return chosen_for_new_connects(b.second.state); });
+    if (!any) backends = "none: connections are refused" + (backends.empty() ? "" : "; kept for open flows: " + backends);
     if (row.incomplete) backends += " [incomplete]";
     std::string affinity = row.affinity_timeout_sec ? fmt::format("{}s", row.affinity_timeout_sec) : "-";
     out += fmt::format("{:<{}}  {:<{}}  {:>5}  {:<5}  {:<9}  {}\n", service_label(row), w_service, row.key.vip.str(),

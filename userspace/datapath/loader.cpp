@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <vector>
@@ -36,14 +37,6 @@ struct LinkCloser {
 };
 using LinkPtr = std::unique_ptr<bpf_link, LinkCloser>;
 
-uint32_t requested_capacity(std::string_view map, const MapCapacities& caps) {
-  if (map == "backends") return caps.backends;
-  if (map == "slots") return 2 * caps.backends;  // two slot sets per service during an update
-  if (map == "service_names") return 2 * caps.services;
-  if (map == "affinity") return caps.affinity;
-  return caps.services;
-}
-
 std::string program_short_name(const bpf_program* prog) {
   std::string name = bpf_program__name(prog);
   return name.rfind("socklb_", 0) == 0 ? name.substr(7) : name;
@@ -59,25 +52,37 @@ struct Resize {
   uint32_t from;
 };
 
-uint32_t count_entries(int map_fd, uint32_t key_size) {
-  std::vector<unsigned char> key(key_size), next(key_size);
+// How many entries a map of `needed` capacity must hold: its entry count;
+// for an array, one past its highest entry in use (its ids are indexes).
+uint32_t needed_capacity(int map_fd, const MapDescriptor& m) {
+  std::vector<unsigned char> key(m.key_size), next(m.key_size), value(m.value_size);
   uint32_t n = 0;
   for (void* prev = nullptr; bpf_map_get_next_key(map_fd, prev, next.data()) == 0; prev = key.data()) {
     key.swap(next);
-    ++n;
+    if (m.kind == MapKind::Hash) {
+      ++n;
+    } else if (bpf_map_lookup_elem(map_fd, key.data(), value.data()) == 0 && !all_zero(value)) {
+      uint32_t index;
+      std::memcpy(&index, key.data(), sizeof(index));
+      n = std::max(n, index + 1);
+    }
   }
   return n;
 }
 
 // Entries deleted meanwhile are skipped. Entries the programs add to the old
-// map after the copy (affinity only: the agent is the sole writer of the
-// others) are lost, which costs a client its affinity once.
+// map after the copy (affinity and the overflow flows of UDP sockets: the
+// agent is the sole writer of the others) are lost, which costs a client its
+// affinity once, or a socket past its fourth ClusterIP its memory of one.
 uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_size, const std::string& name) {
   std::vector<unsigned char> key(key_size), next(key_size), value(value_size);
+  const MapDescriptor* described = find_map(name);
+  bool array = described && described->kind == MapKind::Array;
   uint32_t copied = 0;
   for (void* prev = nullptr; bpf_map_get_next_key(from_fd, prev, next.data()) == 0; prev = key.data()) {
     key.swap(next);
     if (bpf_map_lookup_elem(from_fd, key.data(), value.data()) != 0) continue;
+    if (array && all_zero(value)) continue;  // free: the new array starts out zeroed
     if (bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY) != 0)
       throw SystemError("cannot copy map " + name + " into its resized replacement", errno);
     ++copied;
@@ -86,12 +91,17 @@ uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_
 }
 
 // Creates the map, adopts the pinned one, or plans its resize; libbpf reuses
-// a pin whose type, sizes and capacity match.
+// a pin whose type, sizes and capacity match. Only socklb's own maps are
+// pinned: libbpf's internal ones (.rodata, .bss) belong to one load.
 void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, InstallReport& report,
                  std::vector<Resize>& resizes) {
+  if (bpf_map__is_internal(map)) return;
   std::string name = bpf_map__name(map);
+  const MapDescriptor* described = find_map(name);
+  if (!described && name != kSockStateMapName)
+    throw std::logic_error("map " + name + " of the BPF object is not described in map_layout.h");
   fs::path pin = map_pin_path(dir, name);
-  if (name != kSockXlateMapName) bpf_map__set_max_entries(map, requested_capacity(name, caps));
+  if (described) bpf_map__set_max_entries(map, described->capacity(caps));
   int fd = bpf_obj_get(pin.c_str());
   if (fd < 0) {
     ++report.maps_created;
@@ -105,8 +115,8 @@ void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, I
       throw std::runtime_error(pin.string() + " has another layout than this socklb build (made by another version): "
                                "run `socklb uninstall` first");
     uint32_t wanted = bpf_map__max_entries(map);
-    if (name != kSockXlateMapName && info.max_entries != wanted) {
-      uint32_t held = count_entries(fd, info.key_size);
+    if (described && info.max_entries != wanted) {
+      uint32_t held = needed_capacity(fd, *described);
       if (held <= wanted) {
         resizes.push_back({map, std::move(pinned), pin, info.max_entries});
         return;  // no pin path: libbpf creates the new map

@@ -8,19 +8,15 @@
 #include <string>
 #include <vector>
 
-namespace socklb {
+#include "datapath/map_layout.h"
 
-// Requested capacities. A pinned map of another capacity is replaced by one
-// of the new size, its entries copied, unless it holds more than that.
-struct MapCapacities {
-  uint32_t services = 65536;    // per family: ClusterIP:port/protocol entries
-  uint32_t backends = 262144;   // backend entries over all services
-  uint32_t affinity = 65536;    // (client, service) pairs remembered for ClientIP affinity
-};
+namespace socklb {
 
 struct InstallOptions {
   std::filesystem::path bpffs_dir;
   std::filesystem::path cgroup;
+  // A pinned map of another capacity is replaced by one of the new size, its
+  // entries copied, unless it holds more than that.
   MapCapacities capacities;
 };
 

@@ -1,12 +1,14 @@
 #pragma once
-// The maps as userspace addresses them: a name (the pin file name and the
-// BPF map name), and the key/value sizes from the shared header, checked
-// against pinned maps before use.
+// Every map, described once: its pin name (also its BPF map name), key and
+// value sizes from the shared header, what kind of map it is, and which
+// capacity setting sizes it. The loader, the map store, the planner's
+// capacity checks and the tests all read this table.
 
 #include <algorithm>
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -14,31 +16,91 @@
 
 namespace socklb {
 
-enum class MapId { VipsV4, VipsV6, ServicesV4, ServicesV6, Slots, Backends, Affinity, ServiceNames };
+enum class MapId {
+  AddrsV4,
+  AddrsV6,
+  ServicesV4,
+  ServicesV6,
+  ServiceState,
+  Slots,
+  Backends,
+  Reverse,
+  Affinity,
+  ServiceNames,
+  SockFlows,
+  SockPeers,
+};
 
-struct MapLayout {
+// The capacity settings (`socklb run --max-*`).
+struct MapCapacities {
+  uint32_t services = 65536;     // per family: ClusterIP:port/protocol entries
+  uint32_t backends = 262144;    // backend entries over all services
+  uint32_t affinity = 65536;     // (client, service) pairs remembered for ClientIP affinity
+  uint32_t socket_flows = 65536;  // flows of UDP sockets past the SOCKLB_FLOWS_INLINE each keeps itself
+};
+
+enum class MapKind {
+  Hash,   // entries come and go
+  Array,  // indexed by an id the agent hands out; "deleting" writes zeros, which mean free
+};
+
+struct MapDescriptor {
   MapId id;
   std::string_view name;
   uint32_t key_size;
   uint32_t value_size;
+  MapKind kind;
+  // Writes take the entry's bpf_spin_lock (BPF_F_LOCK), so a program that
+  // reads under the lock sees one whole entry.
+  bool locked;
+  // Written by the programs (affinity, per-socket flows), not planned by the agent.
+  bool written_by_programs;
+  uint32_t (*capacity)(const MapCapacities&);
+  std::string_view capacity_flag;  // what to raise when it is full
 };
 
-inline constexpr std::array<MapLayout, 8> kMapLayouts = {{
-    {MapId::VipsV4, "vips_v4", sizeof(socklb_vip4_key), sizeof(socklb_vip_value)},
-    {MapId::VipsV6, "vips_v6", sizeof(socklb_vip6_key), sizeof(socklb_vip_value)},
-    {MapId::ServicesV4, "services_v4", sizeof(socklb_service4_key), sizeof(socklb_service_value)},
-    {MapId::ServicesV6, "services_v6", sizeof(socklb_service6_key), sizeof(socklb_service_value)},
-    {MapId::Slots, "slots", sizeof(socklb_slot_key), sizeof(socklb_slot_value)},
-    {MapId::Backends, "backends", sizeof(uint32_t), sizeof(socklb_backend)},
-    {MapId::Affinity, "affinity", sizeof(socklb_affinity_key), sizeof(socklb_affinity_value)},
-    {MapId::ServiceNames, "service_names", sizeof(uint32_t), sizeof(socklb_service_name)},
+inline constexpr std::array<MapDescriptor, 12> kMaps = {{
+    {MapId::AddrsV4, "addrs_v4", sizeof(socklb_addr4_key), sizeof(socklb_addr_value), MapKind::Hash, false, false,
+     [](const MapCapacities& c) { return c.services + c.backends; }, "--max-services"},
+    {MapId::AddrsV6, "addrs_v6", sizeof(socklb_addr6_key), sizeof(socklb_addr_value), MapKind::Hash, false, false,
+     [](const MapCapacities& c) { return c.services + c.backends; }, "--max-services"},
+    {MapId::ServicesV4, "services_v4", sizeof(socklb_service4_key), sizeof(socklb_service_ref), MapKind::Hash, false,
+     false, [](const MapCapacities& c) { return c.services; }, "--max-services"},
+    {MapId::ServicesV6, "services_v6", sizeof(socklb_service6_key), sizeof(socklb_service_ref), MapKind::Hash, false,
+     false, [](const MapCapacities& c) { return c.services; }, "--max-services"},
+    // ids of both families, and room for the ids a sync released, which wait
+    // one more sync before reuse (docs/datapath.md)
+    {MapId::ServiceState, "service_state", sizeof(uint32_t), sizeof(socklb_service_state), MapKind::Array, false, false,
+     [](const MapCapacities& c) { return 4 * c.services; }, "--max-services"},
+    // two slot sets per service while it is updated
+    {MapId::Slots, "slots", sizeof(socklb_slot_key), sizeof(socklb_slot_value), MapKind::Hash, false, false,
+     [](const MapCapacities& c) { return 2 * c.backends; }, "--max-backends"},
+    {MapId::Backends, "backends", sizeof(uint32_t), sizeof(socklb_backend), MapKind::Array, true, false,
+     [](const MapCapacities& c) { return 2 * c.backends; }, "--max-backends"},
+    {MapId::Reverse, "reverse", sizeof(socklb_reverse_key), sizeof(socklb_reverse_value), MapKind::Hash, false, false,
+     [](const MapCapacities& c) { return c.backends; }, "--max-backends"},
+    {MapId::Affinity, "affinity", sizeof(socklb_affinity_key), sizeof(socklb_affinity_value), MapKind::Hash, false, true,
+     [](const MapCapacities& c) { return c.affinity; }, "--max-affinity"},
+    {MapId::ServiceNames, "service_names", sizeof(uint32_t), sizeof(socklb_service_name), MapKind::Hash, false, false,
+     [](const MapCapacities& c) { return 2 * c.services; }, "--max-services"},
+    {MapId::SockFlows, "sock_flows", sizeof(socklb_sock_flow_key), sizeof(socklb_flow), MapKind::Hash, false, true,
+     [](const MapCapacities& c) { return c.socket_flows; }, "--max-socket-flows"},
+    {MapId::SockPeers, "sock_peers", sizeof(socklb_sock_peer_key), sizeof(socklb_sock_peer_value), MapKind::Hash,
+     false, true, [](const MapCapacities& c) { return c.socket_flows; }, "--max-socket-flows"},
 }};
 
-// Per-socket storage: pinned so translations survive an agent upgrade, but
-// not a key/value store userspace reads.
-inline constexpr std::string_view kSockXlateMapName = "sock_xlate";
+// Per-socket storage: pinned so a socket's state survives an agent upgrade,
+// but not a key/value store userspace reads.
+inline constexpr std::string_view kSockStateMapName = "sock_state";
 
-inline const MapLayout& layout_of(MapId id) { return kMapLayouts[static_cast<std::size_t>(id)]; }
+inline const MapDescriptor& describe(MapId id) { return kMaps[static_cast<std::size_t>(id)]; }
+
+// The descriptor of a map by its name; nullptr for a map this table does not
+// describe (libbpf's internal .rodata/.bss, the socket storage).
+inline const MapDescriptor* find_map(std::string_view name) {
+  auto it = std::find_if(kMaps.begin(), kMaps.end(), [&](const MapDescriptor& m) { return m.name == name; });
+  return it == kMaps.end() ? nullptr : &*it;
+}
 
 using Bytes = std::vector<uint8_t>;
 
@@ -49,11 +111,18 @@ Bytes to_bytes(const T& value) {
   return out;
 }
 
+// A key or value as it sits in a batch buffer.
+using ByteView = std::span<const uint8_t>;
+
 template <typename T>
-T from_bytes(const Bytes& bytes) {
+T from_bytes(ByteView bytes) {
   T value{};
   std::memcpy(&value, bytes.data(), std::min(bytes.size(), sizeof(T)));
   return value;
+}
+
+inline bool all_zero(ByteView bytes) {
+  return std::all_of(bytes.begin(), bytes.end(), [](uint8_t b) { return b == 0; });
 }
 
 }  // namespace socklb

@@ -17,10 +17,17 @@ class MapStore {
  public:
   virtual ~MapStore() = default;
   // Both throw std::runtime_error naming the map and the errno on failure.
+  // Writes to a locked map (MapDescriptor::locked) take each entry's lock.
   virtual void update(MapId map, const MapEntries& entries) = 0;
+  // On an array, removing writes zeros: the entry is free again.
   virtual void remove(MapId map, const std::vector<Bytes>& keys) = 0;
+  // Every entry; on an array only those that are not all zeros.
   virtual MapEntries dump(MapId map) const = 0;
   virtual uint32_t capacity(MapId map) const = 0;  // max_entries
+  // Returns once every program run that started before the call has ended
+  // (an RCU grace period): whatever they read from the maps, nobody reads it
+  // any more. The planner removes entries and reuses ids only after this.
+  virtual void wait_for_readers() = 0;
 };
 
 using MapStorePtr = std::unique_ptr<MapStore>;

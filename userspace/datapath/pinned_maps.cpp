@@ -9,7 +9,7 @@
 namespace socklb {
 namespace {
 
-std::string map_label(MapId map) { return "map " + std::string(layout_of(map).name); }
+std::string map_label(MapId map) { return "map " + std::string(describe(map).name); }
 
 // Entries of a map laid out the way the batch calls want them.
 struct Packed {
@@ -17,7 +17,7 @@ struct Packed {
 };
 
 Packed pack(MapId map, const MapEntries& entries) {
-  const auto& l = layout_of(map);
+  const auto& l = describe(map);
   Packed out;
   out.keys.reserve(entries.size() * l.key_size);
   out.values.reserve(entries.size() * l.value_size);
@@ -38,7 +38,7 @@ std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::
 
 std::unique_ptr<PinnedMaps> PinnedMaps::open(const std::filesystem::path& dir, bool read_only) {
   auto maps = std::unique_ptr<PinnedMaps>(new PinnedMaps());
-  for (const auto& l : kMapLayouts) {
+  for (const auto& l : kMaps) {
     auto path = map_pin_path(dir, l.name);
     LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = static_cast<__u32>(read_only ? BPF_F_RDONLY : 0));
     int fd = bpf_obj_get_opts(path.c_str(), &opts);
@@ -68,7 +68,8 @@ void PinnedMaps::update(MapId map, const MapEntries& entries) {
   if (entries.empty()) return;
   Packed packed = pack(map, entries);
   __u32 count = static_cast<__u32>(entries.size());
-  if (bpf_map_update_batch(fd(map), packed.keys.data(), packed.values.data(), &count, nullptr) == 0) return;
+  LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = describe(map).locked ? BPF_F_LOCK : 0ull);
+  if (bpf_map_update_batch(fd(map), packed.keys.data(), packed.values.data(), &count, &opts) == 0) return;
   int err = errno;
   throw SystemError("writing " + std::to_string(entries.size()) + " entries to " + map_label(map) + " (" +
                         std::to_string(count) + " written)",
@@ -76,6 +77,14 @@ void PinnedMaps::update(MapId map, const MapEntries& entries) {
 }
 
 void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
+  if (describe(map).kind == MapKind::Array) {
+    // an array entry cannot be deleted; zeros mark it free
+    MapEntries zeros;
+    zeros.reserve(keys.size());
+    for (const auto& key : keys) zeros.emplace_back(key, Bytes(describe(map).value_size, 0));
+    update(map, zeros);
+    return;
+  }
   for (const auto& key : keys) {
     // already gone is as good as deleted (a crashed sync, a manual bpftool delete)
     if (bpf_map_delete_elem(fd(map), key.data()) != 0 && errno != ENOENT)
@@ -84,7 +93,8 @@ void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
 }
 
 MapEntries PinnedMaps::dump(MapId map) const {
-  const auto& l = layout_of(map);
+  const auto& l = describe(map);
+  bool array = l.kind == MapKind::Array;
   MapEntries out;
   constexpr __u32 kChunk = 4096;
   std::vector<uint8_t> keys(kChunk * l.key_size), values(kChunk * l.value_size);
@@ -92,17 +102,26 @@ MapEntries PinnedMaps::dump(MapId map) const {
   bool first = true;
   for (;;) {
     __u32 count = kChunk;
-    int rc = bpf_map_lookup_batch(fd(map), first ? nullptr : &token, &token, keys.data(), values.data(), &count, nullptr);
+    // a locked entry is read under its lock, so it is read whole
+    LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = l.locked ? BPF_F_LOCK : 0ull);
+    int rc = bpf_map_lookup_batch(fd(map), first ? nullptr : &token, &token, keys.data(), values.data(), &count, &opts);
     int err = rc == 0 ? 0 : errno;
     if (rc != 0 && err != ENOENT) throw SystemError("reading " + map_label(map), err);
-    for (__u32 i = 0; i < count; ++i)
-      out.emplace_back(Bytes(keys.begin() + i * l.key_size, keys.begin() + (i + 1) * l.key_size),
-                       Bytes(values.begin() + i * l.value_size, values.begin() + (i + 1) * l.value_size));
+    for (__u32 i = 0; i < count; ++i) {
+      Bytes value(values.begin() + i * l.value_size, values.begin() + (i + 1) * l.value_size);
+      if (array && all_zero(value)) continue;  // a free entry
+      out.emplace_back(Bytes(keys.begin() + i * l.key_size, keys.begin() + (i + 1) * l.key_size), std::move(value));
+    }
     if (err == ENOENT) return out;  // the end of the map
     first = false;
   }
 }
 
 uint32_t PinnedMaps::capacity(MapId map) const { return capacities_[static_cast<std::size_t>(map)]; }
+
+void PinnedMaps::wait_for_readers() {
+  if (!barrier_) barrier_.emplace();
+  barrier_->wait();
+}
 
 }  // namespace socklb

@@ -3,8 +3,10 @@
 
 #include <array>
 #include <filesystem>
+#include <optional>
 
 #include "datapath/map_store.h"
+#include "datapath/reader_barrier.h"
 #include "datapath/unique_fd.h"
 
 namespace socklb {
@@ -21,12 +23,14 @@ class PinnedMaps : public MapStore {
   void remove(MapId map, const std::vector<Bytes>& keys) override;
   MapEntries dump(MapId map) const override;
   uint32_t capacity(MapId map) const override;
+  void wait_for_readers() override;
 
  private:
   int fd(MapId map) const { return fds_[static_cast<std::size_t>(map)].get(); }
 
-  std::array<UniqueFd, kMapLayouts.size()> fds_;
-  std::array<uint32_t, kMapLayouts.size()> capacities_{};
+  std::array<UniqueFd, kMaps.size()> fds_;
+  std::array<uint32_t, kMaps.size()> capacities_{};
+  std::optional<ReaderBarrier> barrier_;  // made on first use: read-only users never need one
 };
 
 }  // namespace socklb

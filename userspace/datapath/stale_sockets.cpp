@@ -15,6 +15,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "datapath/loader.h"
 #include "datapath/pinned_maps.h"
 #include "datapath/sys_error.h"
 #include "datapath/unique_fd.h"
@@ -71,10 +72,12 @@ StaleSocketCloser::StaleSocketCloser(const fs::path& bpffs_dir, fs::path cgroup)
     : programs_(std::make_unique<Programs>()), cgroup_(std::move(cgroup)) {
   programs_->skel.reset(socklb_stale_sockets__open());
   if (!programs_->skel) throw SystemError("cannot open the stale-socket iterators", errno);
-  // the agent's pinned maps, never new ones
+  programs_->skel->rodata->served_cgroup_id = cgroup_id_of(cgroup_);
+  // the agent's pinned maps, never new ones; `closing` and the constants are the iterators' own
   bpf_map* map;
   bpf_object__for_each_map(map, programs_->skel->obj) {
-    if (bpf_map__is_internal(map)) continue;  // .rodata: the iterators' own constants
+    std::string name = bpf_map__name(map);
+    if (bpf_map__is_internal(map) || (!find_map(name) && name != kSockStateMapName)) continue;
     fs::path pin = map_pin_path(bpffs_dir, bpf_map__name(map));
     UniqueFd fd(bpf_obj_get(pin.c_str()));
     if (!fd || bpf_map__reuse_fd(map, fd.get()) != 0) throw SystemError("cannot open " + pin.string(), errno);
@@ -91,7 +94,24 @@ StaleSocketCloser::StaleSocketCloser(const fs::path& bpffs_dir, fs::path cgroup)
 
 StaleSocketCloser::~StaleSocketCloser() = default;
 
-int StaleSocketCloser::close_stale() {
+int StaleSocketCloser::close_stale(const std::vector<ReverseKey>& gone_tcp) {
+  int closing = bpf_map__fd(programs_->skel->maps.closing);
+  std::vector<Bytes> marked;
+  uint8_t yes = 1;
+  for (const auto& endpoint : gone_tcp) {
+    Bytes key = encode_reverse_key(endpoint);
+    // a full map leaves the rest for a later walk; what is marked is closed now
+    if (bpf_map_update_elem(closing, key.data(), &yes, BPF_ANY) != 0) break;
+    marked.push_back(std::move(key));
+  }
+  struct Unmark {
+    int fd;
+    const std::vector<Bytes>& keys;
+    ~Unmark() {
+      for (const auto& key : keys) bpf_map_delete_elem(fd, key.data());
+    }
+  } unmark{closing, marked};
+
   std::vector<UniqueFd> namespaces = namespaces_of(cgroup_);
   volatile __u64* closed = &programs_->skel->bss->sockets_closed;  // shared with the programs
   __u64 before = *closed;

@@ -1,10 +1,13 @@
 #pragma once
-// Closes connected sockets whose backend was removed (bpf/stale_sockets.bpf.c),
-// in every network namespace of the processes in the served cgroup, since a
+// Closes connected sockets that lost their pod (bpf/stale_sockets.bpf.c), in
+// every network namespace of the processes in the served cgroup, since a
 // socket iterator walks only the namespace it is created in.
 
 #include <filesystem>
 #include <memory>
+#include <vector>
+
+#include "datapath/map_codec.h"
 
 namespace socklb {
 
@@ -17,8 +20,10 @@ class StaleSocketCloser {
   StaleSocketCloser(const StaleSocketCloser&) = delete;
   StaleSocketCloser& operator=(const StaleSocketCloser&) = delete;
 
-  // Returns how many sockets were closed.
-  int close_stale();
+  // TCP connections to gone_tcp (pod address:ports no service lists any
+  // more), and connected UDP sockets whose backend entry is gone. Returns how
+  // many sockets were closed.
+  int close_stale(const std::vector<ReverseKey>& gone_tcp);
 
  private:
   struct Programs;

@@ -15,6 +15,22 @@ constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 
 using Claims = std::map<ServiceKey, DesiredService>;
 
+// Every endpoint the service lists, each address:port once (the first listing
+// wins, as in kube-proxy), with what it may be used for: the usable ones as
+// usable_backends() chose them, the rest Serving or Listed. The ones new
+// connects cannot use still matter to connections that already use them.
+std::vector<Backend> with_states(const std::vector<Candidate>& candidates, std::vector<Backend> usable) {
+  std::set<std::pair<IpAddress, uint16_t>> seen;
+  for (const auto& b : usable) seen.insert({b.ip, b.port});
+  std::vector<Backend> out = std::move(usable);
+  for (const auto& c : candidates) {
+    if (!seen.insert({c.ip, c.port}).second) continue;
+    out.push_back({c.ip, c.port, c.conditions.serving ? BackendState::Serving : BackendState::Listed});
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
 class Reconciler {
  public:
   Reconciler(const ManifestSet& input, const ReconcileSettings& settings, const std::map<ServiceKey, ServiceRef>& serving_now)
@@ -106,8 +122,8 @@ class Reconciler {
         desired.port_name = port.name;
         desired.where = svc.meta.where;
         desired.affinity_timeout_sec = svc.affinity_timeout_sec.value_or(0);
-        desired.backends =
-            usable_backends(index_.candidates(svc, port, vip.family()), svc.internal_traffic_local, settings_.node);
+        auto candidates = index_.candidates(svc, port, vip.family());
+        desired.backends = with_states(candidates, usable_backends(candidates, svc.internal_traffic_local, settings_.node));
         drop_service_addresses(svc, desired.backends);
         claims.emplace(ServiceKey{vip, port.port, port.protocol}, std::move(desired));
       }

@@ -12,7 +12,6 @@
 #include "manifests/diagnostic.h"
 #include "net/ip_address.h"
 #include "net/protocol.h"
-#include "socklb_maps.h"
 
 namespace socklb {
 
@@ -33,10 +32,21 @@ struct ServiceRef {
   std::string str() const { return ns + "/" + name; }
 };
 
+// What an endpoint may still be used for. Only the first two are chosen for
+// new connects; connections that already use a Serving or Listed one are
+// left alone (docs/datapath.md, "Connections to pods that go away").
 enum class BackendState : uint8_t {
-  Active = SOCKLB_BACKEND_ACTIVE,
-  Terminating = SOCKLB_BACKEND_TERMINATING,
+  Active,       // ready: new connects go here
+  Terminating,  // serving and terminating: new connects go here only because no ready one is left
+  Serving,      // serving, not for new connects (terminating while others are ready, or left out by
+                // topology or internalTrafficPolicy): a UDP flow that uses it keeps it
+  Listed,       // listed by the service but not serving (not ready): its TCP connections stay open
 };
+
+// New connects may be sent to it.
+inline bool chosen_for_new_connects(BackendState state) {
+  return state == BackendState::Active || state == BackendState::Terminating;
+}
 
 struct Backend {
   IpAddress ip;
@@ -51,7 +61,9 @@ struct DesiredService {
   ServiceRef ref;
   std::string port_name;
   uint32_t affinity_timeout_sec = 0;  // 0: no session affinity
-  std::vector<Backend> backends;      // sorted; empty means connects are refused
+  // Every endpoint the service lists (each address:port once), sorted, with
+  // what it may be used for; none chosen for new connects means they are refused.
+  std::vector<Backend> backends;
   SourceLocation where;               // of the Service, for errors about it
 };
 

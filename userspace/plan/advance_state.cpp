@@ -5,17 +5,12 @@
 namespace socklb {
 
 void advance_state(KernelState& state, const Plan& plan) {
-  // the same phases as apply_plan(): writes, then removals
-  for (const auto& [id, name] : plan.write_names) state.names[id] = name;
-  for (const auto& [vip, value] : plan.write_vips) state.vips[vip] = value.port_count;
-  for (const auto& [id, backend] : plan.write_backends) state.backends[id] = backend;
-  for (const auto& [slot, backend_id] : plan.write_slots) state.slots[slot] = backend_id;
-  for (const auto& [key, value] : plan.write_services) state.services[key] = value;
-  for (const auto& key : plan.delete_services) state.services.erase(key);
-  for (const auto& slot : plan.delete_slots) state.slots.erase(slot);
-  for (const auto& id : plan.delete_backends) state.backends.erase(id);
-  for (const auto& id : plan.delete_names) state.names.erase(id);
-  for (const auto& vip : plan.delete_vips) state.vips.erase(vip);
+  // the same steps in the same order as apply_plan(), through the same decoder as the read-back
+  for (const auto& step : plan.steps)
+    for (std::size_t i = 0; i < step.count; ++i) {
+      if (step.op == PlanOp::Write) state.put(step.map, step.key(i), step.value(i));
+      else state.erase(step.map, step.key(i));
+    }
 }
 
 namespace {
@@ -31,8 +26,9 @@ bool same_entries(const Map& a, const Map& b) {
 }  // namespace
 
 bool operator==(const KernelState& a, const KernelState& b) {
-  return same_entries(a.services, b.services) && same_entries(a.names, b.names) && a.slots == b.slots &&
-         same_entries(a.backends, b.backends) && a.vips == b.vips;
+  return a.services == b.services && same_entries(a.states, b.states) && same_entries(a.names, b.names) &&
+         a.slots == b.slots && same_entries(a.backends, b.backends) && same_entries(a.addrs, b.addrs) &&
+         same_entries(a.reverse, b.reverse);
 }
 
 }  // namespace socklb

@@ -9,7 +9,7 @@
 namespace socklb {
 
 // `state` is what the plan was made against; afterwards it is what
-// apply_plan() left in the maps (the affinity map is not part of it).
+// apply_plan() left in the maps (the maps the programs write are not part of it).
 void advance_state(KernelState& state, const Plan& plan);
 
 bool operator==(const KernelState& a, const KernelState& b);

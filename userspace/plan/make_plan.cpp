@@ -1,12 +1,14 @@
 #include <arpa/inet.h>
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
 
 #include "plan/id_allocator.h"
 #include "plan/plan.h"
+#include "plan/plan_builder.h"
 
 namespace socklb {
 namespace {
@@ -14,9 +16,8 @@ namespace {
 constexpr std::size_t kMaxBackendsPerService = 65535;  // slot index and count are 16-bit
 
 // A backend address as one service uses it. The planner looks one up for
-// every desired backend; a sorted vector of them is one allocation where the
-// map of maps it replaces was one per backend (profiled: allocating and
-// freeing per-entry nodes was most of a 10,000-service sync).
+// every desired backend; a sorted vector of them is one allocation where a
+// map of maps would be one per backend.
 struct OwnedAddress {
   uint32_t service_id;
   uint16_t port;  // network order, as in the map
@@ -27,89 +28,267 @@ struct OwnedAddress {
 struct KnownBackend {
   OwnedAddress address;
   uint32_t id;
-  const socklb_backend* value;
+};
+
+// A backend entry that stays or is made: its SHARED flag is only known once
+// every service has been planned.
+struct LiveBackend {
+  uint32_t id;
+  uint32_t service_id;
+  Backend backend;
+  Protocol protocol;
+};
+
+// An endpoint of a service served after the plan, for the reverse map.
+struct ServedEndpoint {
+  ReverseKey endpoint;
+  ServiceKey service;
 };
 
 class Planner {
  public:
-  Planner(const DesiredState& desired, const KernelState& kernel, const Capacity& capacity)
-      : desired_(desired), kernel_(kernel), capacity_(capacity),
-        service_ids_(used_service_ids(kernel)), backend_ids_(used_backend_ids(kernel)) {
+  Planner(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits)
+      : desired_(desired), kernel_(kernel), limits_(limits),
+        service_ids_(used_service_ids(kernel, limits), limits.of(MapId::ServiceState)),
+        backend_ids_(used_backend_ids(kernel, limits), limits.of(MapId::Backends)) {
     backends_of_.reserve(kernel.backends.size());
     for (const auto& [id, backend] : kernel.backends)
-      backends_of_.push_back({{backend.service_id, backend.port, IpAddress::from_words(backend.addr)}, id, &backend});
-    // stable: of two entries with one address (an interrupted sync), the higher id wins, as before
-    std::stable_sort(backends_of_.begin(), backends_of_.end(),
-                     [](const KnownBackend& a, const KnownBackend& b) { return a.address < b.address; });
-    live_backends_.reserve(kernel.backends.size());
-    for (const auto& [key, _] : kernel.services) ++(key.vip.is_v4() ? peak_.services_v4 : peak_.services_v6);
-    for (const auto& [vip, _] : kernel.vips) ++(vip.is_v4() ? peak_.vips_v4 : peak_.vips_v6);
-    peak_.slots = static_cast<uint32_t>(kernel.slots.size());
-    peak_.backends = static_cast<uint32_t>(kernel.backends.size());
-    peak_.names = static_cast<uint32_t>(kernel.names.size());
+      backends_of_.push_back({{backend.service_id, backend.port, IpAddress::from_words(backend.addr)}, id});
+    std::sort(backends_of_.begin(), backends_of_.end(),
+              [](const KnownBackend& a, const KnownBackend& b) { return a.address < b.address; });
+    for (const auto& [key, _] : kernel.services) ++peak(key.vip.is_v4() ? MapId::ServicesV4 : MapId::ServicesV6);
+    for (const auto& [ip, value] : kernel.addrs) ++peak(ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6);
+    peak(MapId::Slots) = kernel.slots.size();
+    peak(MapId::ServiceNames) = kernel.names.size();
   }
 
   Plan run() {
-    for (const auto& [key, value] : kernel_.services) {
+    for (const auto& [key, id] : kernel_.services) {
       if (desired_.services.count(key)) continue;
-      if (desired_.is_held(kernel_.owner(value.id))) {
-        keep(key, value);
+      if (desired_.is_held(kernel_.owner(id))) {
+        keep(key, id);
         ++plan_.summary.held;
       } else {
-        plan_.delete_services.push_back(key);
-        if (value.flags & SOCKLB_SERVICE_AFFINITY) plan_.purge_affinity.push_back(value.id);
-        ++plan_.summary.removed;
-        note_change('-', kernel_owner_label(value.id), key);
+        remove(key, id);
       }
     }
     for (const auto& [key, service] : desired_.services) upsert(key, service);
+    plan_endpoints();
+    write_backends();
     collect_garbage();
-    plan_.summary.services = live_services_;
-    plan_.summary.backends = live_backends_.size();  // unique since collect_garbage()
-    return std::move(plan_);
+    plan_.summary.services = live_services_.size();
+    plan_.summary.backends = live_backends_.size();
+    return builder_.finish(std::move(plan_));
   }
 
  private:
-  // Both lists come mostly sorted from the maps' order: merging sorted runs
-  // keeps this linear (a plain sort of the concatenation fell into heapsort).
-  static std::vector<uint32_t> merged(std::vector<uint32_t> a, std::vector<uint32_t> b) {
-    if (!std::is_sorted(a.begin(), a.end())) std::sort(a.begin(), a.end());
-    if (!std::is_sorted(b.begin(), b.end())) std::sort(b.begin(), b.end());
-    std::vector<uint32_t> out(a.size() + b.size());
-    std::merge(a.begin(), a.end(), b.begin(), b.end(), out.begin());
-    return out;
-  }
+  uint64_t& peak(MapId map) { return peak_[static_cast<std::size_t>(map)]; }
 
-  static IdAllocator used_service_ids(const KernelState& k) {
-    std::vector<uint32_t> named, others;
-    for (const auto& [id, _] : k.names) named.push_back(id);
-    for (const auto& [_, v] : k.services) others.push_back(v.id);
+  static std::vector<uint32_t> used_service_ids(const KernelState& k, const PlanLimits& limits) {
+    std::vector<uint32_t> ids = limits.quarantined_service_ids;
+    for (const auto& [id, _] : k.states) ids.push_back(id);
+    for (const auto& [_, id] : k.services) ids.push_back(id);
+    for (const auto& [id, _] : k.names) ids.push_back(id);
     for (const auto& [slot, _] : k.slots)
-      if (others.empty() || others.back() != slot.service_id) others.push_back(slot.service_id);
-    return IdAllocator(merged(std::move(named), std::move(others)));
+      if (ids.empty() || ids.back() != slot.service_id) ids.push_back(slot.service_id);
+    return ids;
   }
 
-  static IdAllocator used_backend_ids(const KernelState& k) {
-    std::vector<uint32_t> stored, in_slots;
-    stored.reserve(k.backends.size());
-    in_slots.reserve(k.slots.size());
-    for (const auto& [id, _] : k.backends) stored.push_back(id);
-    for (const auto& [_, id] : k.slots) in_slots.push_back(id);
-    return IdAllocator(merged(std::move(stored), std::move(in_slots)));
+  static std::vector<uint32_t> used_backend_ids(const KernelState& k, const PlanLimits& limits) {
+    std::vector<uint32_t> ids = limits.quarantined_backend_ids;
+    ids.reserve(ids.size() + k.backends.size() + k.slots.size());
+    for (const auto& [id, _] : k.backends) ids.push_back(id);
+    for (const auto& [_, id] : k.slots) ids.push_back(id);
+    return ids;
+  }
+
+  // ---- services ----
+
+  void remove(const ServiceKey& key, uint32_t id) {
+    builder_.remove(encode_service_key(key));
+    if (auto state = kernel_.states.find(id); state != kernel_.states.end() && (state->second.flags & SOCKLB_SERVICE_AFFINITY))
+      plan_.purge_affinity.push_back(id);
+    ++plan_.summary.removed;
+    note_change('-', kernel_owner_label(id), key);
   }
 
   // A service the kernel keeps serving as it is: everything it uses is live.
-  void keep(const ServiceKey& key, const socklb_service_value& value) {
-    mark_live(key, value.id);
-    mark_live_slots(value.id, value.revision, value.backend_count);
-    for (uint16_t i = 0; i < value.backend_count; ++i) {
-      if (auto it = kernel_.slots.find(SlotRef{value.id, value.revision, i}); it != kernel_.slots.end())
-        live_backends_.push_back(it->second);
+  void keep(const ServiceKey& key, uint32_t id) {
+    const socklb_service_state* state = kernel_.served(key);
+    mark_live_service(key, id);
+    if (state) {
+      mark_live_slots(id, state->revision, state->backend_count);
+    }
+    auto first = std::lower_bound(backends_of_.begin(), backends_of_.end(), OwnedAddress{id, 0, IpAddress{}},
+                                  [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
+    for (auto it = first; it != backends_of_.end() && it->address.service_id == id; ++it) {
+      Backend backend = decode_backend(kernel_.backends.at(it->id));
+      live_backends_.push_back({it->id, id, backend, key.protocol});
+      served_.push_back({{backend.ip, backend.port, key.protocol}, key});
     }
   }
 
-  // Live slot sets are always indexes 0..count-1 of one revision, so the
-  // longest count per (service, revision) says which slots are live.
+  void refuse(const ServiceKey& key, const DesiredService& service, const std::string& why) {
+    plan_.diagnostics.push_back({Diagnostic::Severity::Error, service.where, "Service " + service.ref.str(), key.str(),
+                                 why + "; the service keeps what it served before"});
+    if (auto it = kernel_.services.find(key); it != kernel_.services.end()) keep(key, it->second);
+    ++plan_.summary.held;
+  }
+
+  // What adding this service costs at the peak of the plan, before the
+  // removals after the barrier free anything.
+  struct Cost {
+    uint32_t services = 0, state_ids = 0, names = 0, vips = 0, slots = 0, backend_ids = 0;
+  };
+
+  bool fits(const ServiceKey& key, const Cost& cost, std::string& why) {
+    MapId services = key.vip.is_v4() ? MapId::ServicesV4 : MapId::ServicesV6;
+    MapId addrs = key.vip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
+    auto check = [&](MapId map, uint64_t now, uint32_t add, uint64_t capacity) {
+      if (add == 0 || now + add <= capacity) return true;
+      const auto& m = describe(map);
+      why = "the " + std::string(m.name) + " map is full (" + std::to_string(capacity) + " entries): raise " +
+            std::string(m.capacity_flag);
+      return false;
+    };
+    return check(services, peak(services), cost.services, limits_.of(services)) &&
+           check(MapId::ServiceState, 0, cost.state_ids, cost.state_ids ? service_ids_.available() : 0) &&
+           check(addrs, peak(addrs), cost.vips, limits_.of(addrs)) &&
+           check(MapId::ServiceNames, peak(MapId::ServiceNames), cost.names, limits_.of(MapId::ServiceNames)) &&
+           check(MapId::Backends, 0, cost.backend_ids, cost.backend_ids ? backend_ids_.available() : 0) &&
+           check(MapId::Slots, peak(MapId::Slots), cost.slots, limits_.of(MapId::Slots));
+  }
+
+  void spend(const ServiceKey& key, const Cost& cost) {
+    peak(key.vip.is_v4() ? MapId::ServicesV4 : MapId::ServicesV6) += cost.services;
+    peak(key.vip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6) += cost.vips;
+    peak(MapId::ServiceNames) += cost.names;
+    peak(MapId::Slots) += cost.slots;
+  }
+
+  void upsert(const ServiceKey& key, const DesiredService& service) {
+    auto hashed = kernel_.services.find(key);
+    bool known_key = hashed != kernel_.services.end();
+    const socklb_service_state* old = kernel_.served(key);
+    std::size_t usable = std::count_if(service.backends.begin(), service.backends.end(),
+                                       [](const Backend& b) { return chosen_for_new_connects(b.state); });
+    if (usable > kMaxBackendsPerService) {
+      refuse(key, service, "has " + std::to_string(usable) + " backends; at most " +
+                               std::to_string(kMaxBackendsPerService) + " per service port are served");
+      return;
+    }
+    uint32_t id = known_key ? hashed->second : 0;
+
+    // An address that already serves this service keeps its backend id; ids
+    // of new addresses (0 here) are allocated once the service fits.
+    std::vector<uint32_t> ids(service.backends.size(), 0);
+    std::vector<uint32_t> chosen;  // the slot set, in order
+    uint32_t new_backends = 0;
+    for (std::size_t i = 0; i < service.backends.size(); ++i) {
+      const Backend& b = service.backends[i];
+      if (b.state == BackendState::Listed) continue;
+      ids[i] = known_key ? known_backend(id, b) : 0;
+      new_backends += ids[i] == 0;
+      if (chosen_for_new_connects(b.state)) chosen.push_back(ids[i]);
+    }
+    auto live = old ? kernel_.live_backend_ids(*old) : std::nullopt;
+    bool same_set = new_backends == 0 && live && *live == chosen;
+
+    Cost cost;
+    cost.services = known_key ? 0 : 1;
+    cost.state_ids = known_key ? 0 : 1;
+    cost.names = known_key && kernel_.names.count(id) ? 0 : 1;
+    cost.vips = kernel_.addrs.count(key.vip) || live_vip_ports_.count(key.vip) ? 0 : 1;
+    cost.backend_ids = new_backends;
+    cost.slots = same_set ? 0 : static_cast<uint32_t>(chosen.size());
+    std::string why;
+    if (!fits(key, cost, why)) {
+      refuse(key, service, why);
+      return;
+    }
+    spend(key, cost);
+
+    if (!known_key) id = *service_ids_.allocate();
+    chosen.clear();
+    for (std::size_t i = 0; i < service.backends.size(); ++i) {
+      const Backend& b = service.backends[i];
+      served_.push_back({{b.ip, b.port, key.protocol}, key});
+      if (b.state == BackendState::Listed) continue;
+      if (!ids[i]) ids[i] = *backend_ids_.allocate();
+      live_backends_.push_back({ids[i], id, b, key.protocol});
+      if (chosen_for_new_connects(b.state)) chosen.push_back(ids[i]);
+    }
+
+    socklb_service_name name = encode_name(service.ref, service.port_name);
+    auto old_name = kernel_.names.find(id);
+    bool name_changed = old_name == kernel_.names.end() || !(old_name->second == name);
+    if (name_changed) builder_.write(MapId::ServiceNames, to_bytes(id), to_bytes(name));
+
+    ServiceShape shape;
+    shape.backend_count = static_cast<uint16_t>(chosen.size());
+    shape.affinity = service.affinity_timeout_sec != 0;
+    shape.affinity_timeout_sec = service.affinity_timeout_sec;
+    shape.fallback = !chosen.empty() && std::none_of(service.backends.begin(), service.backends.end(),
+                                                     [](const Backend& b) { return b.state == BackendState::Active; });
+    if (same_set) {
+      shape.revision = old->revision;
+    } else {
+      // Fill the slot set the service does not read; the state write flips to it.
+      shape.revision = old ? static_cast<uint8_t>(old->revision ^ 1) : 0;
+      for (uint16_t i = 0; i < chosen.size(); ++i)
+        builder_.write(MapId::Slots, encode_slot_key({id, shape.revision, i}), to_bytes(socklb_slot_value{chosen[i]}));
+    }
+    mark_live_slots(id, shape.revision, shape.backend_count);
+    mark_live_service(key, id);
+
+    socklb_service_state state = encode_state(id, key, shape);
+    bool state_changed = !old || !(*old == state);
+    if (state_changed) builder_.write(MapId::ServiceState, to_bytes(id), to_bytes(state));
+    if (!known_key) builder_.write(encode_service_key(key), to_bytes(socklb_service_ref{id}));
+
+    bool had_affinity = old && (old->flags & SOCKLB_SERVICE_AFFINITY);
+    bool new_owner = known_key && old_name != kernel_.names.end() && kernel_.owner(id) != service.ref;
+    if (had_affinity && (!shape.affinity || new_owner)) plan_.purge_affinity.push_back(id);
+
+    auto label = [&] { return service.ref.str() + (service.port_name.empty() ? "" : ":" + service.port_name); };
+    if (!known_key) {
+      ++plan_.summary.added;
+      note_change('+', label(), key);
+    } else if (state_changed || name_changed || new_backends || !same_set || backends_changed(id, service)) {
+      ++plan_.summary.updated;
+      note_change('~', label(), key);
+    } else {
+      ++plan_.summary.unchanged;
+    }
+  }
+
+  // Did a backend of the service change state, or one that new connects do
+  // not use come or go?
+  bool backends_changed(uint32_t id, const DesiredService& service) const {
+    std::size_t kernel_entries = 0;
+    for (auto it = std::lower_bound(backends_of_.begin(), backends_of_.end(), OwnedAddress{id, 0, IpAddress{}},
+                                    [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
+         it != backends_of_.end() && it->address.service_id == id; ++it)
+      ++kernel_entries;
+    std::size_t entries = 0;
+    for (const auto& b : service.backends) {
+      if (b.state == BackendState::Listed) continue;
+      ++entries;
+      uint32_t known = known_backend(id, b);
+      if (!known || decode_backend(kernel_.backends.at(known)).state != b.state) return true;
+    }
+    return entries != kernel_entries;
+  }
+
+  // The id of this service's backend entry at this address; 0 when none.
+  uint32_t known_backend(uint32_t service_id, const Backend& backend) const {
+    OwnedAddress want{service_id, htons(backend.port), backend.ip};
+    auto it = std::lower_bound(backends_of_.begin(), backends_of_.end(), want,
+                               [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
+    return it != backends_of_.end() && it->address == want ? it->id : 0;
+  }
+
+  // Live slot sets are always indexes 0..count-1 of one revision.
   static uint64_t slot_set(uint32_t service_id, uint8_t revision) { return uint64_t{service_id} << 8 | revision; }
 
   void mark_live_slots(uint32_t service_id, uint8_t revision, uint16_t count) {
@@ -122,121 +301,122 @@ class Planner {
     return it != live_slot_counts_.end() && slot.index < it->second;
   }
 
-  void mark_live(const ServiceKey& key, uint32_t id) {
-    live_names_.insert(id);
+  void mark_live_service(const ServiceKey& key, uint32_t id) {
+    live_services_.insert(id);
     ++live_vip_ports_[key.vip];
-    ++live_services_;
   }
 
-  // What adding this service costs at the peak of the plan, before the
-  // removals of phase 4 free anything.
-  struct Cost {
-    uint32_t services = 0, vips = 0, names = 0, slots = 0, backends = 0;
-  };
+  // ---- endpoints: the reverse map, SHARED backends, pod addresses ----
 
-  bool fits(const ServiceKey& key, const Cost& cost, std::string& why) const {
-    bool v4 = key.vip.is_v4();
-    auto check = [&](uint32_t now, uint32_t add, uint32_t cap, const char* map, const char* flag) {
-      if (add == 0 || now + add <= cap) return true;
-      why = std::string("the ") + map + " map is full (" + std::to_string(cap) + " entries): raise " + flag;
-      return false;
-    };
-    return check(v4 ? peak_.services_v4 : peak_.services_v6, cost.services, v4 ? capacity_.services_v4 : capacity_.services_v6,
-                 v4 ? "services_v4" : "services_v6", "--max-services") &&
-           check(v4 ? peak_.vips_v4 : peak_.vips_v6, cost.vips, v4 ? capacity_.vips_v4 : capacity_.vips_v6,
-                 v4 ? "vips_v4" : "vips_v6", "--max-services") &&
-           check(peak_.names, cost.names, capacity_.names, "service_names", "--max-services") &&
-           check(peak_.backends, cost.backends, capacity_.backends, "backends", "--max-backends") &&
-           check(peak_.slots, cost.slots, capacity_.slots, "slots", "--max-backends");
-  }
-
-  void refuse(const ServiceKey& key, const DesiredService& service, const std::string& why) {
-    plan_.diagnostics.push_back({Diagnostic::Severity::Error, service.where, "Service " + service.ref.str(), key.str(),
-                                 why + "; the service keeps what it served before"});
-    if (auto it = kernel_.services.find(key); it != kernel_.services.end()) keep(key, it->second);
-    ++plan_.summary.held;
-  }
-
-  void upsert(const ServiceKey& key, const DesiredService& service) {
-    auto existing = kernel_.services.find(key);
-    const socklb_service_value* old = existing == kernel_.services.end() ? nullptr : &existing->second;
-    if (service.backends.size() > kMaxBackendsPerService) {
-      refuse(key, service, "has " + std::to_string(service.backends.size()) + " backends; at most " +
-                               std::to_string(kMaxBackendsPerService) + " per service port are served");
-      return;
-    }
-    uint32_t id = old ? old->id : 0;
-
-    // An address that already serves this service keeps its backend id; ids
-    // of new addresses (0 here) are allocated once the service fits.
-    std::vector<uint32_t> ids;
-    std::vector<std::pair<uint32_t, socklb_backend>> changed_backends;
-    ids.reserve(service.backends.size());
-    for (const auto& backend : service.backends) {
-      auto [known, current] = old ? known_backend(id, backend) : std::pair<uint32_t, const socklb_backend*>{0, nullptr};
-      ids.push_back(known);
-      if (known) {
-        socklb_backend wanted = encode_backend(backend, id);
-        if (!(*current == wanted)) changed_backends.emplace_back(known, wanted);
+  // getpeername() of a TCP socket without state is answered by the reverse
+  // map, so an endpoint gets an entry only when exactly one ClusterIP:port
+  // lists it, and its address goes into addrs, so a socket that dials it
+  // directly is marked and never shown a ClusterIP. Backends of an endpoint
+  // with no entry are SHARED: connects to them keep per-socket state.
+  void plan_endpoints() {
+    std::sort(served_.begin(), served_.end(), [](const ServedEndpoint& a, const ServedEndpoint& b) {
+      return std::tie(a.endpoint, a.service) < std::tie(b.endpoint, b.service);
+    });
+    std::map<ReverseKey, ServiceKey> unique;
+    for (std::size_t i = 0; i < served_.size();) {
+      if (served_[i].endpoint.protocol == Protocol::TCP) plan_.tcp_endpoints.push_back(served_[i].endpoint);
+      std::size_t j = i + 1;
+      bool one = true;
+      for (; j < served_.size() && served_[j].endpoint == served_[i].endpoint; ++j)
+        one &= served_[j].service == served_[i].service;
+      // UDP sockets always keep their own state: only TCP needs the map
+      if (served_[i].endpoint.protocol == Protocol::TCP) {
+        if (one) unique.emplace(served_[i].endpoint, served_[i].service);
+        else shared_.insert(served_[i].endpoint);
       }
+      i = j;
     }
-    auto live = old ? kernel_.live_backend_ids(*old) : std::nullopt;
-    bool same_set = live && *live == ids;
 
-    Cost cost;
-    cost.services = old ? 0 : 1;
-    cost.names = old ? 0 : 1;
-    cost.vips = kernel_.vips.count(key.vip) || live_vip_ports_.count(key.vip) ? 0 : 1;
-    cost.backends = static_cast<uint32_t>(std::count(ids.begin(), ids.end(), 0u));
-    cost.slots = same_set ? 0 : static_cast<uint32_t>(ids.size());
-    std::string why;
-    if (!fits(key, cost, why)) {
-      refuse(key, service, why);
-      return;
+    // pod addresses, while they fit next to the ClusterIPs (new ones only
+    // count: the entries are written before the old ones go)
+    std::map<IpAddress, uint32_t> pods;
+    for (const auto& [endpoint, _] : unique) ++pods[endpoint.ip];
+    std::set<IpAddress> dropped;
+    std::array<uint64_t, 2> extra{};
+    for (auto& [ip, refs] : pods) {
+      MapId map = ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
+      if (live_vip_ports_.count(ip)) {
+        dropped.insert(ip);  // never both; a ClusterIP wins
+        continue;
+      }
+      if (!kernel_.addrs.count(ip) && peak(map) + extra[ip.is_v4() ? 0 : 1] >= limits_.of(map)) {
+        dropped.insert(ip);
+        continue;
+      }
+      if (!kernel_.addrs.count(ip)) ++extra[ip.is_v4() ? 0 : 1];
     }
-    spend(key, cost);
-
-    if (!old) id = service_ids_.allocate();
-    for (std::size_t i = 0; i < ids.size(); ++i) {
-      if (ids[i]) continue;
-      ids[i] = backend_ids_.allocate();
-      plan_.write_backends.emplace_back(ids[i], encode_backend(service.backends[i], id));
+    uint64_t reverse_peak = kernel_.reverse.size();
+    for (const auto& [endpoint, service] : unique) {
+      bool fits = kernel_.reverse.count(endpoint) || reverse_peak < limits_.of(MapId::Reverse);
+      if (dropped.count(endpoint.ip) || !fits) {
+        shared_.insert(endpoint);
+        full_ = true;
+        continue;
+      }
+      reverse_peak += !kernel_.reverse.count(endpoint);
+      want_reverse_.emplace(endpoint, encode_reverse(service));
     }
-    plan_.write_backends.insert(plan_.write_backends.end(), changed_backends.begin(), changed_backends.end());
-    live_backends_.insert(live_backends_.end(), ids.begin(), ids.end());
+    for (const auto& [ip, refs] : pods)
+      if (!dropped.count(ip)) want_addrs_.emplace(ip, encode_addr(false, refs));
+    for (const auto& [vip, ports] : live_vip_ports_) want_addrs_[vip] = encode_addr(true, ports);
+    if (full_)
+      plan_.diagnostics.push_back({Diagnostic::Severity::Warning, {}, "", "",
+                                   "the reverse or addrs map is full: connects to some pods keep per-socket state "
+                                   "(slower, still correct); raise --max-backends"});
 
-    socklb_service_name name = encode_name(service.ref, service.port_name);
-    auto old_name = kernel_.names.find(id);
-    bool name_changed = old_name == kernel_.names.end() || !(old_name->second == name);
-    if (name_changed) plan_.write_names.emplace_back(id, name);
-
-    socklb_service_value value = service_value(id, service);
-    if (same_set) {
-      value.revision = old->revision;
-    } else {
-      // Fill the slot set the service does not read; phase 3 flips to it.
-      value.revision = old ? static_cast<uint8_t>(old->revision ^ 1) : 0;
-      for (uint16_t i = 0; i < ids.size(); ++i) plan_.write_slots.emplace_back(SlotRef{id, value.revision, i}, ids[i]);
+    for (const auto& [endpoint, value] : want_reverse_) {
+      auto it = kernel_.reverse.find(endpoint);
+      if (it == kernel_.reverse.end() || !(it->second == value))
+        builder_.write(MapId::Reverse, encode_reverse_key(endpoint), to_bytes(value));
     }
-    mark_live_slots(id, value.revision, static_cast<uint16_t>(ids.size()));
-    mark_live(key, id);
-
-    bool had_affinity = old && (old->flags & SOCKLB_SERVICE_AFFINITY);
-    bool new_owner = old && old_name != kernel_.names.end() && kernel_.owner(id) != service.ref;
-    if (had_affinity && (!(value.flags & SOCKLB_SERVICE_AFFINITY) || new_owner)) plan_.purge_affinity.push_back(id);
-
-    bool value_changed = !old || !(*old == value);
-    if (value_changed) plan_.write_services.emplace_back(key, value);
-    auto label = [&] { return service.ref.str() + (service.port_name.empty() ? "" : ":" + service.port_name); };
-    if (!old) {
-      ++plan_.summary.added;
-      note_change('+', label(), key);
-    } else if (value_changed || name_changed || !changed_backends.empty()) {
-      ++plan_.summary.updated;
-      note_change('~', label(), key);
-    } else {
-      ++plan_.summary.unchanged;
+    for (const auto& [ip, value] : want_addrs_) {
+      auto it = kernel_.addrs.find(ip);
+      if (it == kernel_.addrs.end() || !(it->second == value)) builder_.write(encode_addr_key(ip), to_bytes(value));
     }
+  }
+
+  void write_backends() {
+    std::sort(live_backends_.begin(), live_backends_.end(),
+              [](const LiveBackend& a, const LiveBackend& b) { return a.id < b.id; });
+    for (const auto& live : live_backends_) {
+      bool shared = live.protocol == Protocol::TCP && shared_.count({live.backend.ip, live.backend.port, live.protocol});
+      socklb_backend value = encode_backend(live.backend, live.service_id, shared);
+      auto it = kernel_.backends.find(live.id);
+      if (it == kernel_.backends.end() || !(it->second == value))
+        builder_.write(MapId::Backends, to_bytes(live.id), to_bytes(value));
+    }
+  }
+
+  // ---- what no live service uses any more ----
+
+  // Left over from removed services, replaced slot sets, or a sync that was
+  // interrupted. Removed only after the wait for readers (apply_plan.cpp).
+  void collect_garbage() {
+    for (const auto& [slot, _] : kernel_.slots)
+      if (!slot_live(slot)) builder_.remove(MapId::Slots, encode_slot_key(slot));
+    std::unordered_set<uint32_t> live_backends;
+    for (const auto& b : live_backends_) live_backends.insert(b.id);
+    for (const auto& [id, _] : kernel_.backends) {
+      if (live_backends.count(id)) continue;
+      builder_.remove(MapId::Backends, to_bytes(id));
+      plan_.released_backend_ids.push_back(id);
+    }
+    for (const auto& [id, _] : kernel_.states) {
+      if (live_services_.count(id)) continue;
+      builder_.remove(MapId::ServiceState, to_bytes(id));
+      plan_.released_service_ids.push_back(id);
+    }
+    for (const auto& [id, _] : kernel_.names)
+      if (!live_services_.count(id)) builder_.remove(MapId::ServiceNames, to_bytes(id));
+    for (const auto& [ip, _] : kernel_.addrs)
+      if (!want_addrs_.count(ip)) builder_.remove(encode_addr_key(ip));
+    for (const auto& [endpoint, _] : kernel_.reverse)
+      if (!want_reverse_.count(endpoint)) builder_.remove(MapId::Reverse, encode_reverse_key(endpoint));
   }
 
   void note_change(char what, const std::string& label, const ServiceKey& key) {
@@ -250,74 +430,36 @@ class Planner {
     return kernel_.owner(id).str() + (port.empty() ? "" : ":" + port);
   }
 
-  // The id and kernel value of this service's backend at this address; {0, nullptr} when none.
-  std::pair<uint32_t, const socklb_backend*> known_backend(uint32_t service_id, const Backend& backend) const {
-    OwnedAddress want{service_id, htons(backend.port), backend.ip};
-    auto it = std::upper_bound(backends_of_.begin(), backends_of_.end(), want,
-                               [](const OwnedAddress& w, const KnownBackend& k) { return w < k.address; });
-    if (it == backends_of_.begin() || !((it - 1)->address == want)) return {0, nullptr};
-    return {(it - 1)->id, (it - 1)->value};
-  }
-
-  static socklb_service_value service_value(uint32_t id, const DesiredService& service) {
-    socklb_service_value value{};
-    value.id = id;
-    value.backend_count = static_cast<uint16_t>(service.backends.size());
-    value.affinity_timeout_sec = service.affinity_timeout_sec;
-    if (service.affinity_timeout_sec) value.flags |= SOCKLB_SERVICE_AFFINITY;
-    bool all_terminating = !service.backends.empty() &&
-        std::all_of(service.backends.begin(), service.backends.end(),
-                    [](const Backend& b) { return b.state == BackendState::Terminating; });
-    if (all_terminating) value.flags |= SOCKLB_SERVICE_FALLBACK;
-    return value;
-  }
-
-  void spend(const ServiceKey& key, const Cost& cost) {
-    (key.vip.is_v4() ? peak_.services_v4 : peak_.services_v6) += cost.services;
-    (key.vip.is_v4() ? peak_.vips_v4 : peak_.vips_v6) += cost.vips;
-    peak_.names += cost.names;
-    peak_.backends += cost.backends;
-    peak_.slots += cost.slots;
-  }
-
-  // Whatever no live service uses any more: left over from removed services,
-  // replaced slot sets, or a sync that was interrupted.
-  void collect_garbage() {
-    for (const auto& [slot, _] : kernel_.slots)
-      if (!slot_live(slot)) plan_.delete_slots.push_back(slot);
-    std::sort(live_backends_.begin(), live_backends_.end());
-    live_backends_.erase(std::unique(live_backends_.begin(), live_backends_.end()), live_backends_.end());
-    for (const auto& [id, _] : kernel_.backends)
-      if (!std::binary_search(live_backends_.begin(), live_backends_.end(), id)) plan_.delete_backends.push_back(id);
-    for (const auto& [id, _] : kernel_.names)
-      if (!live_names_.count(id)) plan_.delete_names.push_back(id);
-    for (const auto& [vip, ports] : live_vip_ports_) {
-      auto it = kernel_.vips.find(vip);
-      if (it == kernel_.vips.end() || it->second != ports) plan_.write_vips.emplace_back(vip, socklb_vip_value{ports});
-    }
-    for (const auto& [vip, _] : kernel_.vips)
-      if (!live_vip_ports_.count(vip)) plan_.delete_vips.push_back(vip);
-  }
-
   const DesiredState& desired_;
   const KernelState& kernel_;
-  const Capacity& capacity_;
+  const PlanLimits& limits_;
   IdAllocator service_ids_;
   IdAllocator backend_ids_;
   std::vector<KnownBackend> backends_of_;  // sorted by address
-  Capacity peak_;
+  std::array<uint64_t, kMaps.size()> peak_{};
+  PlanBuilder builder_;
   Plan plan_;
   std::unordered_map<uint64_t, uint16_t> live_slot_counts_;  // slot_set() -> live slots 0..count-1
-  std::vector<uint32_t> live_backends_;  // may repeat until collect_garbage()
-  std::unordered_set<uint32_t> live_names_;
+  std::vector<LiveBackend> live_backends_;
+  std::unordered_set<uint32_t> live_services_;
   std::map<IpAddress, uint32_t> live_vip_ports_;
-  std::size_t live_services_ = 0;
+  std::vector<ServedEndpoint> served_;
+  std::set<ReverseKey> shared_;
+  std::map<ReverseKey, socklb_reverse_value> want_reverse_;
+  std::map<IpAddress, socklb_addr_value> want_addrs_;
+  bool full_ = false;
 };
 
 }  // namespace
 
-Plan make_plan(const DesiredState& desired, const KernelState& kernel, const Capacity& capacity) {
-  return Planner(desired, kernel, capacity).run();
+PlanLimits limits_of(const MapStore& store) {
+  PlanLimits limits;
+  for (const auto& m : kMaps) limits.capacity[static_cast<std::size_t>(m.id)] = store.capacity(m.id);
+  return limits;
+}
+
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits) {
+  return Planner(desired, kernel, limits).run();
 }
 
 }  // namespace socklb

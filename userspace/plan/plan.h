@@ -1,15 +1,19 @@
 #pragma once
 // A plan: the map writes that take the kernel from what it serves to the
-// desired state, grouped in phases that apply_plan() runs in order.
+// desired state, as ordered steps. apply_plan() runs them against the maps,
+// advance_state() against the carried copy of the kernel state, and both walk
+// the same list in the same order, so they cannot disagree.
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "datapath/kernel_state.h"
+#include "datapath/map_store.h"
 #include "desired/service_table.h"
+#include "manifests/diagnostic.h"
 
 namespace socklb {
 
@@ -25,37 +29,60 @@ struct PlanSummary {
   std::vector<std::string> changes;
 };
 
+enum class PlanOp { Write, Remove };
+
+// One batch: entries of one map, keys (and values, for writes) packed as the
+// batch system calls take them.
+struct PlanStep {
+  MapId map;
+  PlanOp op;
+  std::size_t count = 0;
+  Bytes keys;
+  Bytes values;
+
+  ByteView key(std::size_t i) const;
+  ByteView value(std::size_t i) const;
+  // 1: what nothing refers to yet; 2: new slot sets; 3: the flips and new
+  // keys; 4: removals (plan.cpp says why in this order).
+  int phase() const;
+};
+
 struct Plan {
-  // Phase 1: entries nothing points at yet.
-  std::vector<std::pair<uint32_t, socklb_service_name>> write_names;
-  std::vector<std::pair<IpAddress, socklb_vip_value>> write_vips;
-  std::vector<std::pair<uint32_t, socklb_backend>> write_backends;
-  // Phase 2: new slot sets, under the revision each service does not use.
-  std::vector<std::pair<SlotRef, uint32_t>> write_slots;
-  // Phase 3: the flip. One write per service switches it to its new set.
-  std::vector<std::pair<ServiceKey, socklb_service_value>> write_services;
-  // Phase 4: removals, entries that point before the entries pointed at.
-  std::vector<ServiceKey> delete_services;
-  std::vector<SlotRef> delete_slots;
-  std::vector<uint32_t> delete_backends;
+  // In phase order (plan.cpp). The removals (phase 4) run only after every
+  // program run that could still see what they remove has ended
+  // (MapStore::wait_for_readers).
+  std::vector<PlanStep> steps;
   std::vector<uint32_t> purge_affinity;  // service ids whose affinity entries must go
-  std::vector<uint32_t> delete_names;
-  std::vector<IpAddress> delete_vips;
+
+  // Ids this plan frees. They are handed out again only after the next
+  // sync's wait for readers: until then a connect may still hold one.
+  std::vector<uint32_t> released_service_ids;
+  std::vector<uint32_t> released_backend_ids;
+
+  // Every pod address:port a TCP service lists after the plan, sorted: a
+  // TCP connection to one that leaves this set has lost its pod.
+  std::vector<ReverseKey> tcp_endpoints;
 
   PlanSummary summary;
   Diagnostics diagnostics;  // services refused for capacity
 
-  std::size_t writes() const;
+  std::size_t writes() const;  // entries written or removed, affinity purges counted per service
   bool empty() const { return writes() == 0; }
+  // apply_plan() waits for readers before the removals, if there are any
+  bool waits_for_readers() const { return !steps.empty() && steps.back().phase() == 4; }
 };
 
-// Capacities of the maps (their max_entries).
-struct Capacity {
-  uint32_t vips_v4 = 0, vips_v6 = 0;
-  uint32_t services_v4 = 0, services_v6 = 0;
-  uint32_t slots = 0, backends = 0, names = 0;
+// What the maps can take, and the ids that must not be handed out yet.
+struct PlanLimits {
+  std::array<uint32_t, kMaps.size()> capacity{};
+  std::vector<uint32_t> quarantined_service_ids;
+  std::vector<uint32_t> quarantined_backend_ids;
+
+  uint32_t of(MapId map) const { return capacity[static_cast<std::size_t>(map)]; }
 };
 
-Plan make_plan(const DesiredState& desired, const KernelState& kernel, const Capacity& capacity);
+PlanLimits limits_of(const MapStore& store);
+
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits);
 
 }  // namespace socklb

@@ -1,0 +1,163 @@
+#include "datapath/map_codec.h"
+
+#include <arpa/inet.h>
+
+#include <cstring>
+#include <stdexcept>
+
+namespace socklb {
+namespace {
+
+void copy_name(char* dst, std::size_t size, const std::string& src) {
+  std::memset(dst, 0, size);
+  std::memcpy(dst, src.data(), std::min(src.size(), size - 1));
+}
+
+template <typename T>
+bool same_bytes(const T& a, const T& b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+uint8_t kernel_state(BackendState state) {
+  switch (state) {
+    case BackendState::Active: return SOCKLB_BACKEND_ACTIVE;
+    case BackendState::Terminating: return SOCKLB_BACKEND_TERMINATING;
+    case BackendState::Serving: return SOCKLB_BACKEND_SERVING;
+    case BackendState::Listed: break;
+  }
+  throw std::logic_error("a listed endpoint that does not serve has no backend entry");
+}
+
+}  // namespace
+
+std::string name_field(const char* field, std::size_t size) { return std::string(field, strnlen(field, size)); }
+
+bool operator==(const socklb_service_name& a, const socklb_service_name& b) { return same_bytes(a, b); }
+bool operator==(const socklb_service_state& a, const socklb_service_state& b) { return same_bytes(a, b); }
+bool operator==(const socklb_backend& a, const socklb_backend& b) { return same_bytes(a, b); }
+bool operator==(const socklb_addr_value& a, const socklb_addr_value& b) { return same_bytes(a, b); }
+bool operator==(const socklb_reverse_value& a, const socklb_reverse_value& b) { return same_bytes(a, b); }
+
+std::pair<MapId, Bytes> encode_service_key(const ServiceKey& key) {
+  if (key.vip.is_v4()) {
+    socklb_service4_key k{key.vip.v4(), htons(key.port), static_cast<uint8_t>(key.protocol), 0};
+    return {MapId::ServicesV4, to_bytes(k)};
+  }
+  socklb_service6_key k{};
+  key.vip.to_words(k.vip);
+  k.port = htons(key.port);
+  k.proto = static_cast<uint8_t>(key.protocol);
+  return {MapId::ServicesV6, to_bytes(k)};
+}
+
+ServiceKey decode_service_key(MapId map, ByteView key) {
+  if (map == MapId::ServicesV4) {
+    auto k = from_bytes<socklb_service4_key>(key);
+    return {IpAddress::from_v4(k.vip), ntohs(k.port), static_cast<Protocol>(k.proto)};
+  }
+  auto k = from_bytes<socklb_service6_key>(key);
+  return {IpAddress::from_words(k.vip), ntohs(k.port), static_cast<Protocol>(k.proto)};
+}
+
+std::pair<MapId, Bytes> encode_addr_key(const IpAddress& ip) {
+  if (ip.is_v4()) return {MapId::AddrsV4, to_bytes(socklb_addr4_key{ip.v4()})};
+  socklb_addr6_key k{};
+  ip.to_words(k.addr);
+  return {MapId::AddrsV6, to_bytes(k)};
+}
+
+IpAddress decode_addr_key(MapId map, ByteView key) {
+  if (map == MapId::AddrsV4) return IpAddress::from_v4(from_bytes<socklb_addr4_key>(key).addr);
+  return IpAddress::from_words(from_bytes<socklb_addr6_key>(key).addr);
+}
+
+Bytes encode_reverse_key(const ReverseKey& key) {
+  socklb_reverse_key k{};
+  key.ip.to_words(k.addr);
+  k.port = htons(key.port);
+  k.proto = static_cast<uint8_t>(key.protocol);
+  return to_bytes(k);
+}
+
+ReverseKey decode_reverse_key(ByteView key) {
+  auto k = from_bytes<socklb_reverse_key>(key);
+  return {IpAddress::from_words(k.addr), ntohs(k.port), static_cast<Protocol>(k.proto)};
+}
+
+Bytes encode_slot_key(const SlotRef& slot) {
+  return to_bytes(socklb_slot_key{slot.service_id, slot.index, slot.revision, 0});
+}
+
+SlotRef decode_slot_key(ByteView key) {
+  auto k = from_bytes<socklb_slot_key>(key);
+  return {k.service_id, k.revision, k.index};
+}
+
+socklb_service_state encode_state(uint32_t id, const ServiceKey& key, const ServiceShape& shape) {
+  socklb_service_state s{};
+  key.vip.to_words(s.vip);
+  s.port = htons(key.port);
+  s.proto = static_cast<uint8_t>(key.protocol);
+  if (shape.affinity) s.flags |= SOCKLB_SERVICE_AFFINITY;
+  if (shape.fallback) s.flags |= SOCKLB_SERVICE_FALLBACK;
+  s.backend_count = shape.backend_count;
+  s.revision = shape.revision;
+  s.affinity_timeout_sec = shape.affinity_timeout_sec;
+  s.id = id;
+  return s;
+}
+
+ServiceKey state_key(const socklb_service_state& state) {
+  return {IpAddress::from_words(state.vip), ntohs(state.port), static_cast<Protocol>(state.proto)};
+}
+
+ServiceShape decode_shape(const socklb_service_state& state) {
+  return {state.backend_count, state.revision, (state.flags & SOCKLB_SERVICE_AFFINITY) != 0,
+          (state.flags & SOCKLB_SERVICE_FALLBACK) != 0, state.affinity_timeout_sec};
+}
+
+socklb_backend encode_backend(const Backend& backend, uint32_t service_id, bool shared) {
+  socklb_backend value{};
+  backend.ip.to_words(value.addr);
+  value.port = htons(backend.port);
+  value.family = backend.ip.is_v4() ? SOCKLB_FAMILY_V4 : SOCKLB_FAMILY_V6;
+  value.state = kernel_state(backend.state);
+  value.flags = shared ? SOCKLB_BACKEND_SHARED : 0;
+  value.service_id = service_id;
+  return value;
+}
+
+Backend decode_backend(const socklb_backend& value) {
+  BackendState state = value.state == SOCKLB_BACKEND_ACTIVE        ? BackendState::Active
+                       : value.state == SOCKLB_BACKEND_TERMINATING ? BackendState::Terminating
+                                                                   : BackendState::Serving;
+  return {IpAddress::from_words(value.addr), ntohs(value.port), state};
+}
+
+bool backend_shared(const socklb_backend& value) { return value.flags & SOCKLB_BACKEND_SHARED; }
+
+socklb_addr_value encode_addr(bool vip, uint32_t refs) {
+  socklb_addr_value v{};
+  v.kind = vip ? SOCKLB_ADDR_VIP : SOCKLB_ADDR_BACKEND;
+  v.refs = refs;
+  return v;
+}
+
+bool addr_is_vip(const socklb_addr_value& value) { return value.kind == SOCKLB_ADDR_VIP; }
+
+socklb_reverse_value encode_reverse(const ServiceKey& service) {
+  socklb_reverse_value v{};
+  service.vip.to_words(v.vip);
+  v.vip_port = htons(service.port);
+  return v;
+}
+
+socklb_service_name encode_name(const ServiceRef& ref, const std::string& port_name) {
+  socklb_service_name value;
+  copy_name(value.ns, sizeof(value.ns), ref.ns);
+  copy_name(value.name, sizeof(value.name), ref.name);
+  copy_name(value.port_name, sizeof(value.port_name), port_name);
+  return value;
+}
+
+}  // namespace socklb
