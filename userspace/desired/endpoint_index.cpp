@@ -35,7 +35,10 @@ bool selector_matches(const Labels& selector, const Labels& labels) {
 }
 
 EndpointIndex::EndpointIndex(const ManifestSet& input) {
-  for (const auto& slice : input.slices) slices_[{slice.meta.ns, slice.service_name}].push_back(&slice);
+  // An FQDN slice is ignored as if absent (kube-proxy does the same): a
+  // service with only such slices takes its endpoints from the next source.
+  for (const auto& slice : input.slices)
+    if (!slice.fqdn) slices_[{slice.meta.ns, slice.service_name}].push_back(&slice);
   for (const auto& ep : input.endpoints) endpoints_[{ep.meta.ns, ep.meta.name}] = &ep;
   for (const auto& pod : input.pods) pods_by_namespace_[pod.meta.ns].push_back(&pod);
 }

@@ -71,6 +71,10 @@ struct EndpointSlice {
   ObjectMeta meta;
   std::string service_name;  // label kubernetes.io/service-name
   Family family = Family::V4;
+  // addressType FQDN: kube-proxy ignores such a slice, and so does socklb.
+  // It is kept (without endpoints or ports) so that it still counts as
+  // present when its file later stops parsing.
+  bool fqdn = false;
   std::vector<SliceEndpoint> endpoints;
   std::vector<EndpointPort> ports;
 };

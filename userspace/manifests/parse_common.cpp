@@ -56,6 +56,10 @@ IpAddress parse_ip(const Field& field) {
   return *ip;
 }
 
+Diagnostic note(Diagnostic::Severity severity, const ObjectMeta& meta, const Field& field, const std::string& message) {
+  return {severity, {meta.where.file, field.line()}, meta.ref(), field.path(), message};
+}
+
 std::vector<EndpointPort> parse_endpoint_ports(const Field& ports) {
   std::vector<EndpointPort> out;
   for (const auto& item : ports.items()) {

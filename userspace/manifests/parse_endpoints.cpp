@@ -40,23 +40,35 @@ SliceEndpoint parse_address(const Field& item, bool ready) {
 
 }  // namespace
 
-EndpointSlice parse_endpoint_slice(const Field& doc, ObjectMeta meta) {
+EndpointSlice parse_endpoint_slice(const Field& doc, ObjectMeta meta, Diagnostics& notes) {
   EndpointSlice slice;
   slice.meta = std::move(meta);
   auto label = slice.meta.labels.find(kServiceNameLabel);
+  Field address_type = doc["addressType"];
+  std::string type = address_type.str();
+  if (type == "FQDN") {
+    // kube-proxy drops FQDN slices before looking inside them, so nothing in
+    // one can affect its service: not even a field that would be invalid in
+    // an IP slice.
+    slice.fqdn = true;
+    if (label != slice.meta.labels.end()) slice.service_name = label->second;
+    notes.push_back(note(Diagnostic::Severity::Warning, slice.meta, address_type,
+                         "FQDN slices are not proxied (kube-proxy ignores them too): this slice is ignored, and its "
+                         "service is served from its IPv4 and IPv6 slices"));
+    return slice;
+  }
+  if (type == "IPv4") slice.family = Family::V4;
+  else if (type == "IPv6") slice.family = Family::V6;
+  else address_type.fail("\"" + type + "\" is not IPv4, IPv6 or FQDN");
   if (label == slice.meta.labels.end())
     doc["metadata"]["labels"].fail(std::string("the label ") + kServiceNameLabel + " is required to tie the slice to its service");
   slice.service_name = label->second;
-  std::string type = doc["addressType"].str();
-  if (type == "IPv4") slice.family = Family::V4;
-  else if (type == "IPv6") slice.family = Family::V6;
-  else doc["addressType"].fail("\"" + type + "\" is not IPv4 or IPv6 (FQDN slices are not proxied)");
   for (const auto& item : doc["endpoints"].items()) slice.endpoints.push_back(parse_slice_endpoint(item, slice.family));
   slice.ports = parse_endpoint_ports(doc["ports"]);
   return slice;
 }
 
-Endpoints parse_endpoints(const Field& doc, ObjectMeta meta) {
+Endpoints parse_endpoints(const Field& doc, ObjectMeta meta, Diagnostics& /*notes*/) {
   Endpoints endpoints;
   endpoints.meta = std::move(meta);
   for (const auto& subset_field : doc["subsets"].items()) {

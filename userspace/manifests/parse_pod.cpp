@@ -2,7 +2,7 @@
 
 namespace socklb {
 
-Pod parse_pod(const Field& doc, ObjectMeta meta) {
+Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& /*notes*/) {
   Pod pod;
   pod.meta = std::move(meta);
   Field spec = doc["spec"];
