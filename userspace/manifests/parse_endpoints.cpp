@@ -7,7 +7,12 @@ namespace {
 
 constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 
-SliceEndpoint parse_slice_endpoint(const Field& item, Family family) {
+constexpr const char* kEndpointLeftOut =
+    "this endpoint is left out and the service's other endpoints serve: put the pod's IP here";
+
+// Nothing when the endpoint's address is one no pod can have (reported).
+std::optional<SliceEndpoint> parse_slice_endpoint(const Field& item, Family family, const ObjectMeta& meta,
+                                                  Diagnostics& notes) {
   SliceEndpoint ep;
   auto addresses = item["addresses"].items();
   if (addresses.empty()) item["addresses"].fail("needs at least one address");
@@ -26,15 +31,19 @@ SliceEndpoint parse_slice_endpoint(const Field& item, Family family) {
     for (const auto& zone : for_zones.items()) zones.push_back(zone["name"].str());
     ep.hint_zones = std::move(zones);
   }
+  // checked last, so that an endpoint that is also invalid otherwise
+  // reports that (and holds its service) like any invalid field
+  if (refused_as_endpoint(meta, addresses.front(), ep.address, kEndpointLeftOut, notes)) return std::nullopt;
   return ep;
 }
 
-SliceEndpoint parse_address(const Field& item, bool ready) {
+std::optional<SliceEndpoint> parse_address(const Field& item, bool ready, const ObjectMeta& meta, Diagnostics& notes) {
   SliceEndpoint ep;
   ep.address = parse_ip(item["ip"]);
   // core/v1 Endpoints has no serving/terminating: not ready means unusable
   ep.conditions = {ready, ready, false};
   ep.node_name = item["nodeName"].str_or("");
+  if (refused_as_endpoint(meta, item["ip"], ep.address, kEndpointLeftOut, notes)) return std::nullopt;
   return ep;
 }
 
@@ -63,19 +72,21 @@ EndpointSlice parse_endpoint_slice(const Field& doc, ObjectMeta meta, Diagnostic
   if (label == slice.meta.labels.end())
     doc["metadata"]["labels"].fail(std::string("the label ") + kServiceNameLabel + " is required to tie the slice to its service");
   slice.service_name = label->second;
-  for (const auto& item : doc["endpoints"].items()) slice.endpoints.push_back(parse_slice_endpoint(item, slice.family));
+  for (const auto& item : doc["endpoints"].items())
+    if (auto ep = parse_slice_endpoint(item, slice.family, slice.meta, notes)) slice.endpoints.push_back(std::move(*ep));
   slice.ports = parse_endpoint_ports(doc["ports"]);
   return slice;
 }
 
-Endpoints parse_endpoints(const Field& doc, ObjectMeta meta, Diagnostics& /*notes*/) {
+Endpoints parse_endpoints(const Field& doc, ObjectMeta meta, Diagnostics& notes) {
   Endpoints endpoints;
   endpoints.meta = std::move(meta);
   for (const auto& subset_field : doc["subsets"].items()) {
     EndpointsSubset subset;
-    for (const auto& item : subset_field["addresses"].items()) subset.addresses.push_back(parse_address(item, true));
+    for (const auto& item : subset_field["addresses"].items())
+      if (auto ep = parse_address(item, true, endpoints.meta, notes)) subset.addresses.push_back(std::move(*ep));
     for (const auto& item : subset_field["notReadyAddresses"].items())
-      subset.addresses.push_back(parse_address(item, false));
+      if (auto ep = parse_address(item, false, endpoints.meta, notes)) subset.addresses.push_back(std::move(*ep));
     subset.ports = parse_endpoint_ports(subset_field["ports"]);
     endpoints.subsets.push_back(std::move(subset));
   }

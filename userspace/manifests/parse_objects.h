@@ -22,9 +22,16 @@ Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& notes);
 uint16_t parse_port_number(const Field& field);
 Protocol parse_protocol_field(const Field& field);  // absent means TCP
 IpAddress parse_ip(const Field& field);
+std::string not_an_ip_message(const std::string& text);  // for a text IpAddress::parse refused
 std::vector<EndpointPort> parse_endpoint_ports(const Field& ports);
 
 // A note about `field` of the object `meta`, located like a FieldError.
 Diagnostic note(Diagnostic::Severity severity, const ObjectMeta& meta, const Field& field, const std::string& message);
+
+// True when no pod can have `ip` (endpoint_address.h): then an error naming
+// `field`, the reason and `left_out` (what happens to it and the fix) is
+// added to `notes`, and the caller leaves the address out.
+bool refused_as_endpoint(const ObjectMeta& meta, const Field& field, const IpAddress& ip, const std::string& left_out,
+                         Diagnostics& notes);
 
 }  // namespace socklb

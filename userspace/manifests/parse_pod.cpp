@@ -2,7 +2,15 @@
 
 namespace socklb {
 
-Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& /*notes*/) {
+namespace {
+
+constexpr const char* kPodAddressLeftOut =
+    "this address is left out of the endpoints of the services that select the pod (their other endpoints serve): "
+    "the pod's IP belongs here";
+
+}  // namespace
+
+Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& notes) {
   Pod pod;
   pod.meta = std::move(meta);
   Field spec = doc["spec"];
@@ -17,10 +25,17 @@ Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& /*notes*/) {
     }
   }
   Field status = doc["status"];
-  for (const auto& item : status["podIPs"].items()) pod.ips.push_back(parse_ip(item["ip"]));
-  if (pod.ips.empty() && status["podIP"].present()) pod.ips.push_back(parse_ip(status["podIP"]));
+  std::vector<Field> ip_fields;
+  for (const auto& item : status["podIPs"].items()) ip_fields.push_back(item["ip"]);
+  if (ip_fields.empty() && status["podIP"].present()) ip_fields.push_back(status["podIP"]);
+  for (const auto& field : ip_fields) pod.ips.push_back(parse_ip(field));
   if (pod.ips.size() > 2 || (pod.ips.size() == 2 && pod.ips[0].family() == pod.ips[1].family()))
     status["podIPs"].fail("expected at most one address per family");
+  // an address no pod can have is left out; the pod's other family still serves
+  std::vector<IpAddress> usable;
+  for (std::size_t i = 0; i < pod.ips.size(); ++i)
+    if (!refused_as_endpoint(pod.meta, ip_fields[i], pod.ips[i], kPodAddressLeftOut, notes)) usable.push_back(pod.ips[i]);
+  pod.ips = std::move(usable);
   std::string phase = status["phase"].str_or("Running");
   pod.finished = phase == "Succeeded" || phase == "Failed";
   for (const auto& condition : status["conditions"].items()) {

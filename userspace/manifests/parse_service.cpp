@@ -64,7 +64,7 @@ std::vector<IpAddress> parse_cluster_ips(const Field& spec, bool& headless) {
   for (std::size_t i = 0; i < texts.size(); ++i) {
     Field at = plural.present() ? plural.items()[i] : single;
     auto ip = IpAddress::parse(texts[i]);
-    if (!ip) at.fail("\"" + texts[i] + "\" is not an IP address");
+    if (!ip) at.fail(not_an_ip_message(texts[i]));
     if (!ips.empty() && ips.front().family() == ip->family()) at.fail("two addresses of the same family");
     ips.push_back(*ip);
   }
