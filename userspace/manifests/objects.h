@@ -35,6 +35,15 @@ struct ServicePort {
   std::variant<uint16_t, std::string> target;  // a number, or a container port name
 };
 
+// spec.trafficDistribution. It asks the EndpointSlice controller for hints;
+// kube-proxy reads only the hints. socklb uses it where it plays that
+// controller (endpoints from selected Pods).
+enum class TrafficDistribution {
+  Default,         // unset: no preference
+  PreferSameZone,  // also its older name, PreferClose
+  PreferSameNode,
+};
+
 struct Service {
   ObjectMeta meta;
   bool external_name = false;    // type: ExternalName
@@ -44,6 +53,7 @@ struct Service {
   std::optional<Labels> selector;
   std::optional<uint32_t> affinity_timeout_sec;  // set when sessionAffinity: ClientIP
   bool internal_traffic_local = false;
+  TrafficDistribution traffic_distribution = TrafficDistribution::Default;
   bool publish_not_ready = false;
 };
 
@@ -59,6 +69,7 @@ struct SliceEndpoint {
   std::string node_name;
   std::string zone;
   std::optional<std::vector<std::string>> hint_zones;  // hints.forZones
+  std::optional<std::vector<std::string>> hint_nodes;  // hints.forNodes (Kubernetes 1.33+)
 };
 
 struct EndpointPort {

@@ -10,6 +10,14 @@ constexpr const char* kServiceNameLabel = "kubernetes.io/service-name";
 constexpr const char* kEndpointLeftOut =
     "this endpoint is left out and the service's other endpoints serve: put the pod's IP here";
 
+// hints.forZones / hints.forNodes: [{name: ...}, ...]; nothing when absent.
+std::optional<std::vector<std::string>> parse_hint_names(const Field& list) {
+  if (!list.present()) return std::nullopt;
+  std::vector<std::string> names;
+  for (const auto& item : list.items()) names.push_back(item["name"].str());
+  return names;
+}
+
 // Nothing when the endpoint's address is one no pod can have (reported).
 std::optional<SliceEndpoint> parse_slice_endpoint(const Field& item, Family family, const ObjectMeta& meta,
                                                   Diagnostics& notes) {
@@ -25,12 +33,8 @@ std::optional<SliceEndpoint> parse_slice_endpoint(const Field& item, Family fami
   ep.conditions.terminating = conditions["terminating"].boolean_or(false);
   ep.node_name = item["nodeName"].str_or("");
   ep.zone = item["zone"].str_or("");
-  Field for_zones = item["hints"]["forZones"];
-  if (for_zones.present()) {
-    std::vector<std::string> zones;
-    for (const auto& zone : for_zones.items()) zones.push_back(zone["name"].str());
-    ep.hint_zones = std::move(zones);
-  }
+  ep.hint_zones = parse_hint_names(item["hints"]["forZones"]);
+  ep.hint_nodes = parse_hint_names(item["hints"]["forNodes"]);
   // checked last, so that an endpoint that is also invalid otherwise
   // reports that (and holds its service) like any invalid field
   if (refused_as_endpoint(meta, addresses.front(), ep.address, kEndpointLeftOut, notes)) return std::nullopt;

@@ -109,6 +109,13 @@ Service parse_service(const Field& doc, ObjectMeta meta) {
   if (itp != "Cluster" && itp != "Local")
     spec["internalTrafficPolicy"].fail("\"" + itp + "\" is not Cluster or Local");
   svc.internal_traffic_local = itp == "Local";
+  std::string distribution = spec["trafficDistribution"].str_or("");
+  if (distribution == "PreferClose" || distribution == "PreferSameZone")
+    svc.traffic_distribution = TrafficDistribution::PreferSameZone;
+  else if (distribution == "PreferSameNode")
+    svc.traffic_distribution = TrafficDistribution::PreferSameNode;
+  else if (!distribution.empty())
+    spec["trafficDistribution"].fail("\"" + distribution + "\" is not PreferClose, PreferSameZone or PreferSameNode");
   svc.publish_not_ready = spec["publishNotReadyAddresses"].boolean_or(false);
   return svc;
 }
