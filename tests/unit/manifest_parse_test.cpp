@@ -256,6 +256,26 @@ status: {phase: Succeeded, podIP: 10.244.1.6, conditions: [{type: Ready, status:
   CHECK_FALSE(done.meta.deleting);
 }
 
+TEST_CASE("a Pod's sidecars' ports follow its containers'; other init containers are not read") {
+  auto set = parse_clean(R"(apiVersion: v1
+kind: Pod
+metadata: {name: web-1}
+spec:
+  initContainers:
+  - {name: setup, ports: [{name: web, containerPort: 0}]}
+  - {name: proxy, restartPolicy: Always, ports: [{name: proxy, containerPort: 15001}]}
+  containers:
+  - {name: app, ports: [{name: web, containerPort: 8080}]}
+)");
+  REQUIRE(set.pods.size() == 1);
+  const auto& ports = set.pods[0].ports;
+  REQUIRE(ports.size() == 2);
+  CHECK(ports[0].name == "web");
+  CHECK(ports[0].port == 8080);
+  CHECK(ports[1].name == "proxy");
+  CHECK(ports[1].port == 15001);
+}
+
 TEST_CASE("a List's items are parsed; kinds socklb does not use are counted") {
   auto set = parse_clean(R"(apiVersion: v1
 kind: List

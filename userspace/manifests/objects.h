@@ -110,7 +110,7 @@ struct Pod {
   bool ready = false;          // condition Ready is True
   bool finished = false;       // phase Succeeded or Failed
   std::string node_name;
-  std::vector<ContainerPort> ports;
+  std::vector<ContainerPort> ports;  // containers', then sidecars' (FindPort's search order)
 };
 
 // An object that failed validation: what is known of it decides which

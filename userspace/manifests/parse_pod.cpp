@@ -8,6 +8,17 @@ constexpr const char* kPodAddressLeftOut =
     "this address is left out of the endpoints of the services that select the pod (their other endpoints serve): "
     "the pod's IP belongs here";
 
+// In the order they are searched: the first match by name and protocol wins.
+void add_ports(const Field& container, std::vector<ContainerPort>& ports) {
+  for (const auto& item : container["ports"].items()) {
+    ContainerPort port;
+    port.name = item["name"].str_or("");
+    port.protocol = parse_protocol_field(item["protocol"]);
+    port.port = parse_port_number(item["containerPort"]);
+    ports.push_back(std::move(port));
+  }
+}
+
 }  // namespace
 
 Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& notes) {
@@ -15,15 +26,13 @@ Pod parse_pod(const Field& doc, ObjectMeta meta, Diagnostics& notes) {
   pod.meta = std::move(meta);
   Field spec = doc["spec"];
   pod.node_name = spec["nodeName"].str_or("");
-  for (const auto& container : spec["containers"].items()) {
-    for (const auto& item : container["ports"].items()) {
-      ContainerPort port;
-      port.name = item["name"].str_or("");
-      port.protocol = parse_protocol_field(item["protocol"]);
-      port.port = parse_port_number(item["containerPort"]);
-      pod.ports.push_back(std::move(port));
-    }
-  }
+  // Named ports resolve as the API server's FindPort does: the containers
+  // first, then the sidecars (initContainers with restartPolicy Always,
+  // which keep running beside them). Any other init container has exited
+  // before the pod serves: its ports are not read at all.
+  for (const auto& container : spec["containers"].items()) add_ports(container, pod.ports);
+  for (const auto& container : spec["initContainers"].items())
+    if (container["restartPolicy"].str_or("") == "Always") add_ports(container, pod.ports);
   Field status = doc["status"];
   std::vector<Field> ip_fields;
   for (const auto& item : status["podIPs"].items()) ip_fields.push_back(item["ip"]);
