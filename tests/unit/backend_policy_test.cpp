@@ -22,6 +22,15 @@ Candidate cand(const char* ip, EndpointConditions conditions, std::string node =
   return {*IpAddress::parse(ip), port, conditions, std::move(node), "", std::move(hints)};
 }
 
+using Names = std::optional<std::vector<std::string>>;
+
+// An endpoint with both kinds of hints (hints.forNodes, hints.forZones).
+Candidate hinted(const char* ip, EndpointConditions conditions, Names nodes, Names zones, std::string node = "") {
+  Candidate c = cand(ip, conditions, std::move(node), std::move(zones));
+  c.hint_nodes = std::move(nodes);
+  return c;
+}
+
 Backend active(const char* ip, uint16_t port = 8080) { return {*IpAddress::parse(ip), port, BackendState::Active}; }
 Backend terminating(const char* ip, uint16_t port = 8080) {
   return {*IpAddress::parse(ip), port, BackendState::Terminating};
@@ -53,6 +62,7 @@ void run(const std::vector<Case>& cases) {
 
 const NodeIdentity kNodeA{"node-a", ""};
 const NodeIdentity kZoneA{"node-a", "zone-a"};
+const NodeIdentity kNodeDZoneA{"node-d", "zone-a"};
 using Zones = std::vector<std::string>;
 
 }  // namespace
@@ -121,5 +131,44 @@ TEST_CASE("an address listed twice is used once; output is sorted") {
       {"sorted by address then port", {cand("10.0.0.10", kReady), cand("10.0.0.9", kReady), cand("10.0.0.1", kReady)}, false,
        kNodeA, {active("10.0.0.1"), active("10.0.0.9"), active("10.0.0.10")}},
       {"IPv6", {cand("fd00::10", kReady), cand("fd00::9", kReady)}, false, kNodeA, {active("fd00::9"), active("fd00::10")}},
+  });
+}
+
+TEST_CASE("node hints (PreferSameNode) first, then zone hints, then all, as topologyModeFromHints decides") {
+  const Names a{{"node-a"}}, b{{"node-b"}}, za{{"zone-a"}}, zb{{"zone-b"}};
+  run({
+      {"every ready endpoint has node hints, some for this node",
+       {hinted("10.0.0.1", kReady, a, za), hinted("10.0.0.2", kReady, b, za), hinted("10.0.0.3", kReady, b, zb)}, false,
+       kZoneA, {active("10.0.0.1")}},
+      {"node hints are used without a zone", {hinted("10.0.0.1", kReady, a, za), hinted("10.0.0.2", kReady, b, za)}, false,
+       kNodeA, {active("10.0.0.1")}},
+      {"an endpoint for several nodes", {hinted("10.0.0.1", kReady, Names{{"node-b", "node-a"}}, za),
+       hinted("10.0.0.2", kReady, b, za)}, false, kNodeA, {active("10.0.0.1")}},
+      {"none for this node: zone hints decide",
+       {hinted("10.0.0.1", kReady, a, za), hinted("10.0.0.2", kReady, b, za), hinted("10.0.0.3", kReady, b, zb)}, false,
+       kNodeDZoneA, {active("10.0.0.1"), active("10.0.0.2")}},
+      {"none for this node, none for this zone: all",
+       {hinted("10.0.0.1", kReady, a, zb), hinted("10.0.0.2", kReady, b, zb)}, false, kNodeDZoneA,
+       {active("10.0.0.1"), active("10.0.0.2")}},
+      {"none for this node, no zone hints: all", {hinted("10.0.0.1", kReady, a, {}), hinted("10.0.0.2", kReady, b, {})},
+       false, kNodeDZoneA, {active("10.0.0.1"), active("10.0.0.2")}},
+      {"a ready endpoint without node hints: zone hints decide",
+       {hinted("10.0.0.1", kReady, a, za), hinted("10.0.0.2", kReady, {}, zb), hinted("10.0.0.3", kReady, b, za)}, false,
+       kZoneA, {active("10.0.0.1"), active("10.0.0.3")}},
+      {"an empty forNodes list is no node hint",
+       {hinted("10.0.0.1", kReady, a, {}), hinted("10.0.0.2", kReady, Names{std::vector<std::string>{}}, {})}, false,
+       kNodeA, {active("10.0.0.1"), active("10.0.0.2")}},
+      {"a not-ready endpoint without node hints does not matter",
+       {hinted("10.0.0.1", kReady, a, {}), hinted("10.0.0.2", kReady, b, {}), hinted("10.0.0.3", kNotReady, {}, {})},
+       false, kNodeA, {active("10.0.0.1")}},
+      {"a node hint on a not-ready endpoint is none for this node",
+       {hinted("10.0.0.1", kReady, b, {}), hinted("10.0.0.2", kTerminatingServing, a, {})}, false, kNodeA,
+       {active("10.0.0.1")}},
+      {"no ready endpoint: hints ignored, every serving terminating one",
+       {hinted("10.0.0.1", kTerminatingServing, a, za), hinted("10.0.0.2", kTerminatingServing, b, zb)}, false, kZoneA,
+       {terminating("10.0.0.1"), terminating("10.0.0.2")}},
+      {"internalTrafficPolicy Local ignores node hints: nodeName decides",
+       {hinted("10.0.0.1", kReady, a, {}, "node-b"), hinted("10.0.0.2", kReady, b, {}, "node-a")}, true, kNodeA,
+       {active("10.0.0.2")}},
   });
 }

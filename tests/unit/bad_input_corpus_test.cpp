@@ -121,7 +121,8 @@ TEST_CASE("every bad input gives a clear error, holds the broken service and app
   std::cout << "bad-input corpus: " << tally.cases << " broken inputs (" << committed.size() << " committed, "
             << generated.size() << " generated): " << tally.errors_matched << " with the expected errors ("
             << tally.with_object_and_field << " naming file+object+field, " << tally.file_and_line_only
-            << " file+line where no object parses), " << tally.held << " held their previous state, "
+            << " file+line where no object parses), " << tally.held
+            << " kept web's previous backend (held, or served from its valid endpoint), "
             << tally.neighbours_applied << " applied their valid neighbours, " << tally.recovered
             << " recovered when fixed, " << tally.exceptions << " crashes\n";
   CHECK(tally.errors_matched == tally.cases);

@@ -55,7 +55,18 @@ spec:
   CHECK(std::get<uint16_t>(svc.ports[0].target) == 80);  // targetPort defaults to port
   CHECK_FALSE(svc.affinity_timeout_sec);
   CHECK_FALSE(svc.internal_traffic_local);
+  CHECK(svc.traffic_distribution == TrafficDistribution::Default);
   CHECK_FALSE(svc.publish_not_ready);
+}
+
+TEST_CASE("trafficDistribution: PreferClose is the older name of PreferSameZone") {
+  auto spec = [](const char* value) {
+    return std::string("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec: {clusterIP: 10.96.0.1, "
+                       "trafficDistribution: ") + value + ", ports: [{port: 80}]}\n";
+  };
+  CHECK(parse_clean(spec("PreferClose")).services[0].traffic_distribution == TrafficDistribution::PreferSameZone);
+  CHECK(parse_clean(spec("PreferSameZone")).services[0].traffic_distribution == TrafficDistribution::PreferSameZone);
+  CHECK(parse_clean(spec("PreferSameNode")).services[0].traffic_distribution == TrafficDistribution::PreferSameNode);
 }
 
 TEST_CASE("a Service with every field socklb reads") {
@@ -73,6 +84,7 @@ spec:
   sessionAffinity: ClientIP
   sessionAffinityConfig: {clientIP: {timeoutSeconds: 60}}
   internalTrafficPolicy: Local
+  trafficDistribution: PreferSameNode
   publishNotReadyAddresses: true
   ports:
   - {name: dns, port: 53, protocol: UDP, targetPort: 5353}
@@ -87,6 +99,7 @@ spec:
   CHECK_FALSE(svc.selector);
   CHECK(svc.affinity_timeout_sec == 60u);
   CHECK(svc.internal_traffic_local);
+  CHECK(svc.traffic_distribution == TrafficDistribution::PreferSameNode);
   CHECK(svc.publish_not_ready);
   REQUIRE(svc.ports.size() == 3);
   CHECK(svc.ports[0].protocol == Protocol::UDP);
@@ -140,7 +153,7 @@ endpoints:
 - addresses: ["fd00::5", "fd00::6"]
   nodeName: node-a
   zone: zone-a
-  hints: {forZones: [{name: zone-a}, {name: zone-b}]}
+  hints: {forZones: [{name: zone-a}, {name: zone-b}], forNodes: [{name: node-a}]}
 - addresses: ["fd00::7"]
   conditions: {ready: false, serving: true, terminating: true}
 ports:
@@ -161,10 +174,12 @@ ports:
   CHECK(slice.endpoints[0].node_name == "node-a");
   CHECK(slice.endpoints[0].zone == "zone-a");
   CHECK(slice.endpoints[0].hint_zones == std::vector<std::string>{"zone-a", "zone-b"});
+  CHECK(slice.endpoints[0].hint_nodes == std::vector<std::string>{"node-a"});
   CHECK_FALSE(slice.endpoints[1].conditions.ready);
   CHECK(slice.endpoints[1].conditions.serving);
   CHECK(slice.endpoints[1].conditions.terminating);
   CHECK_FALSE(slice.endpoints[1].hint_zones);
+  CHECK_FALSE(slice.endpoints[1].hint_nodes);
   REQUIRE(slice.ports.size() == 2);  // a port without a number means "all ports": skipped
   CHECK(slice.ports[0].name == "http");
   CHECK(slice.ports[0].protocol == Protocol::TCP);
@@ -239,6 +254,26 @@ status: {phase: Succeeded, podIP: 10.244.1.6, conditions: [{type: Ready, status:
   CHECK_FALSE(done.ready);
   CHECK(done.finished);
   CHECK_FALSE(done.meta.deleting);
+}
+
+TEST_CASE("a Pod's sidecars' ports follow its containers'; other init containers are not read") {
+  auto set = parse_clean(R"(apiVersion: v1
+kind: Pod
+metadata: {name: web-1}
+spec:
+  initContainers:
+  - {name: setup, ports: [{name: web, containerPort: 0}]}
+  - {name: proxy, restartPolicy: Always, ports: [{name: proxy, containerPort: 15001}]}
+  containers:
+  - {name: app, ports: [{name: web, containerPort: 8080}]}
+)");
+  REQUIRE(set.pods.size() == 1);
+  const auto& ports = set.pods[0].ports;
+  REQUIRE(ports.size() == 2);
+  CHECK(ports[0].name == "web");
+  CHECK(ports[0].port == 8080);
+  CHECK(ports[1].name == "proxy");
+  CHECK(ports[1].port == 15001);
 }
 
 TEST_CASE("a List's items are parsed; kinds socklb does not use are counted") {

@@ -84,6 +84,32 @@ TEST_CASE("a named targetPort resolves per pod, by name and protocol") {
   CHECK(backends(desired, key("10.96.0.10", 80)) == Strings{"10.244.0.1:8080", "10.244.0.2:9090"});
 }
 
+TEST_CASE("a named targetPort resolves against sidecars too (initContainers with restartPolicy Always), as FindPort does") {
+  std::string svc = kUserService;
+  svc.replace(svc.find("targetPort: 8080"), 16, "targetPort: web");
+  auto with_spec = [](const std::string& name, const std::string& ip, const std::string& spec) {
+    return "---\napiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", labels: {app: user}}\nspec:\n" + spec +
+           "status: {podIP: \"" + ip + "\", " + kReady + "}\n";
+  };
+  auto desired = reconcile_text(
+      svc +
+      with_spec("sidecar", "10.244.0.1",
+                "  containers: [{name: app, ports: [{name: other, containerPort: 80}]}]\n"
+                "  initContainers: [{name: proxy, restartPolicy: Always, ports: [{name: web, containerPort: 15001}]}]\n") +
+      with_spec("init-only", "10.244.0.2",
+                "  containers: [{name: app}]\n"
+                "  initContainers: [{name: setup, ports: [{name: web, containerPort: 9999}]}]\n") +
+      with_spec("container-first", "10.244.0.3",
+                "  initContainers: [{name: proxy, restartPolicy: Always, ports: [{name: web, containerPort: 15001}]}]\n"
+                "  containers: [{name: app, ports: [{name: web, containerPort: 8080}]}]\n") +
+      with_spec("sidecar-udp", "10.244.0.4",
+                "  initContainers: [{name: proxy, restartPolicy: Always, ports: [{name: web, containerPort: 53, "
+                "protocol: UDP}]}]\n"));
+  // a regular init container has exited before the pod serves; the pod's
+  // containers are searched before its sidecars; the protocol must match
+  CHECK(backends(desired, key("10.96.0.10", 80)) == Strings{"10.244.0.1:15001", "10.244.0.3:8080"});
+}
+
 TEST_CASE("multi-port services, and TCP and UDP on one port number") {
   auto desired = reconcile_text(R"(apiVersion: v1
 kind: Service

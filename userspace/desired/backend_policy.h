@@ -11,8 +11,8 @@
 namespace socklb {
 
 struct NodeIdentity {
-  std::string node_name;  // for internalTrafficPolicy: Local
-  std::string zone;       // for topology hints; empty: hints are not used
+  std::string node_name;  // for internalTrafficPolicy: Local and hints.forNodes
+  std::string zone;       // for hints.forZones; empty: zone hints are not used
 };
 
 // local_only: internalTrafficPolicy Local. No local endpoint gives no

@@ -12,7 +12,7 @@ const EndpointPort* find_port(const std::vector<EndpointPort>& ports, const Serv
 }
 
 Candidate from_endpoint(const SliceEndpoint& ep, uint16_t port) {
-  return {ep.address, port, ep.conditions, ep.node_name, ep.zone, ep.hint_zones};
+  return {ep.address, port, ep.conditions, ep.node_name, ep.zone, ep.hint_zones, ep.hint_nodes};
 }
 
 // A named targetPort resolves per pod, so two pods may serve one service
@@ -25,6 +25,16 @@ std::optional<uint16_t> pod_target_port(const Pod& pod, const ServicePort& port)
   return std::nullopt;
 }
 
+// The hints the EndpointSlice controller would give a pod's endpoint
+// (endpointslice/trafficdist: ready endpoints with a node name, for
+// PreferSameNode). Its zone hints need the zone of the pod's Node, which
+// socklb does not read: a zone preference gives Pods no hints here.
+std::optional<std::vector<std::string>> node_hints(const Service& svc, const Pod& pod, bool ready) {
+  if (svc.traffic_distribution != TrafficDistribution::PreferSameNode || !ready || pod.node_name.empty())
+    return std::nullopt;
+  return std::vector<std::string>{pod.node_name};
+}
+
 }  // namespace
 
 bool selector_matches(const Labels& selector, const Labels& labels) {
@@ -35,7 +45,10 @@ bool selector_matches(const Labels& selector, const Labels& labels) {
 }
 
 EndpointIndex::EndpointIndex(const ManifestSet& input) {
-  for (const auto& slice : input.slices) slices_[{slice.meta.ns, slice.service_name}].push_back(&slice);
+  // An FQDN slice is ignored as if absent (kube-proxy does the same): a
+  // service with only such slices takes its endpoints from the next source.
+  for (const auto& slice : input.slices)
+    if (!slice.fqdn) slices_[{slice.meta.ns, slice.service_name}].push_back(&slice);
   for (const auto& ep : input.endpoints) endpoints_[{ep.meta.ns, ep.meta.name}] = &ep;
   for (const auto& pod : input.pods) pods_by_namespace_[pod.meta.ns].push_back(&pod);
 }
@@ -76,7 +89,7 @@ std::vector<Candidate> EndpointIndex::candidates(const Service& svc, const Servi
       // terminating one.
       bool ready = svc.publish_not_ready || (pod->ready && !pod->meta.deleting);
       EndpointConditions conditions{ready, pod->ready, pod->meta.deleting};
-      out.push_back({ip, *target, conditions, pod->node_name, "", std::nullopt});
+      out.push_back({ip, *target, conditions, pod->node_name, "", std::nullopt, node_hints(svc, *pod, ready)});
     }
   }
   return out;

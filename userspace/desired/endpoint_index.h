@@ -19,6 +19,7 @@ struct Candidate {
   std::string node_name;
   std::string zone;
   std::optional<std::vector<std::string>> hint_zones;
+  std::optional<std::vector<std::string>> hint_nodes;
 };
 
 bool selector_matches(const Labels& selector, const Labels& labels);

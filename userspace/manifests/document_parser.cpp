@@ -62,7 +62,8 @@ class Classifier {
       return;
     }
     bool core = api == "v1";
-    if (core && kind == "Service") parse(doc, kind, where, parse_service, out_.objects.services);
+    auto service = [](const Field& d, ObjectMeta meta, Diagnostics&) { return parse_service(d, std::move(meta)); };
+    if (core && kind == "Service") parse(doc, kind, where, service, out_.objects.services);
     else if (core && kind == "Endpoints") parse(doc, kind, where, parse_endpoints, out_.objects.endpoints);
     else if (core && kind == "Pod") parse(doc, kind, where, parse_pod, out_.objects.pods);
     else if (api == "discovery.k8s.io/v1" && kind == "EndpointSlice")
@@ -83,16 +84,24 @@ class Classifier {
   void parse(const Field& doc, const std::string& kind, const SourceLocation& where, ParseFn parse_fn,
              std::vector<Object>& into) {
     ObjectMeta meta;
+    Diagnostics notes;  // kept also when the object then turns out broken: they still need fixing
     try {
       meta = parse_meta(doc, kind, where);
-      into.push_back(parse_fn(doc, meta));
+      into.push_back(parse_fn(doc, meta, notes));
+      append_notes(notes);
     } catch (const FieldError& e) {
+      append_notes(notes);
       BrokenObject broken = salvage(doc, kind);
       std::string object = kind + (broken.name ? " " + broken.ns.value_or("default") + "/" + *broken.name : "");
       out_.objects.diagnostics.push_back(
           {Diagnostic::Severity::Error, {file_, e.line() ? e.line() : where.line}, object, e.field(), e.what()});
       out_.objects.broken.push_back(std::move(broken));
     }
+  }
+
+  void append_notes(Diagnostics& notes) {
+    auto& all = out_.objects.diagnostics;
+    all.insert(all.end(), std::make_move_iterator(notes.begin()), std::make_move_iterator(notes.end()));
   }
 
   void warn(const SourceLocation& where, const std::string& message) {

@@ -35,6 +35,15 @@ struct ServicePort {
   std::variant<uint16_t, std::string> target;  // a number, or a container port name
 };
 
+// spec.trafficDistribution. It asks the EndpointSlice controller for hints;
+// kube-proxy reads only the hints. socklb uses it where it plays that
+// controller (endpoints from selected Pods).
+enum class TrafficDistribution {
+  Default,         // unset: no preference
+  PreferSameZone,  // also its older name, PreferClose
+  PreferSameNode,
+};
+
 struct Service {
   ObjectMeta meta;
   bool external_name = false;    // type: ExternalName
@@ -44,6 +53,7 @@ struct Service {
   std::optional<Labels> selector;
   std::optional<uint32_t> affinity_timeout_sec;  // set when sessionAffinity: ClientIP
   bool internal_traffic_local = false;
+  TrafficDistribution traffic_distribution = TrafficDistribution::Default;
   bool publish_not_ready = false;
 };
 
@@ -59,6 +69,7 @@ struct SliceEndpoint {
   std::string node_name;
   std::string zone;
   std::optional<std::vector<std::string>> hint_zones;  // hints.forZones
+  std::optional<std::vector<std::string>> hint_nodes;  // hints.forNodes (Kubernetes 1.33+)
 };
 
 struct EndpointPort {
@@ -71,6 +82,10 @@ struct EndpointSlice {
   ObjectMeta meta;
   std::string service_name;  // label kubernetes.io/service-name
   Family family = Family::V4;
+  // addressType FQDN: kube-proxy ignores such a slice, and so does socklb.
+  // It is kept (without endpoints or ports) so that it still counts as
+  // present when its file later stops parsing.
+  bool fqdn = false;
   std::vector<SliceEndpoint> endpoints;
   std::vector<EndpointPort> ports;
 };
@@ -95,7 +110,7 @@ struct Pod {
   bool ready = false;          // condition Ready is True
   bool finished = false;       // phase Succeeded or Failed
   std::string node_name;
-  std::vector<ContainerPort> ports;
+  std::vector<ContainerPort> ports;  // containers', then sidecars' (FindPort's search order)
 };
 
 // An object that failed validation: what is known of it decides which

@@ -1,6 +1,9 @@
+#include <arpa/inet.h>
+
 #include <algorithm>
 #include <cctype>
 
+#include "manifests/endpoint_address.h"
 #include "manifests/parse_objects.h"
 
 namespace socklb {
@@ -49,11 +52,35 @@ Protocol parse_protocol_field(const Field& field) {
   return *protocol;
 }
 
+std::string not_an_ip_message(const std::string& text) {
+  // IPv6 text for an IPv4 host ("::ffff:127.0.0.1"): Kubernetes writes IPv4
+  // addresses as IPv4, and accepting this form would let an IPv4 address
+  // pass as IPv6. Naming the IPv4 address tells what to write instead.
+  in6_addr v6{};
+  if (inet_pton(AF_INET6, text.c_str(), &v6) == 1 && IN6_IS_ADDR_V4MAPPED(&v6)) {
+    char v4[INET_ADDRSTRLEN];
+    inet_ntop(AF_INET, &v6.s6_addr[12], v4, sizeof(v4));
+    return "\"" + text + "\" is not an IP address socklb accepts: it is the IPv4-mapped form of " + v4 + "; write " + v4;
+  }
+  return "\"" + text + "\" is not an IP address";
+}
+
 IpAddress parse_ip(const Field& field) {
   std::string text = field.str();
   auto ip = IpAddress::parse(text);
-  if (!ip) field.fail("\"" + text + "\" is not an IP address");
+  if (!ip) field.fail(not_an_ip_message(text));
   return *ip;
+}
+
+bool refused_as_endpoint(const ObjectMeta& meta, const Field& field, const IpAddress& ip, const std::string& left_out,
+                         Diagnostics& notes) {
+  auto why = why_not_a_pod_address(ip);
+  if (why) notes.push_back(note(Diagnostic::Severity::Error, meta, field, ip.str() + " " + *why + "; " + left_out));
+  return why.has_value();
+}
+
+Diagnostic note(Diagnostic::Severity severity, const ObjectMeta& meta, const Field& field, const std::string& message) {
+  return {severity, {meta.where.file, field.line()}, meta.ref(), field.path(), message};
 }
 
 std::vector<EndpointPort> parse_endpoint_ports(const Field& ports) {

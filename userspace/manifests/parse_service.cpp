@@ -64,7 +64,7 @@ std::vector<IpAddress> parse_cluster_ips(const Field& spec, bool& headless) {
   for (std::size_t i = 0; i < texts.size(); ++i) {
     Field at = plural.present() ? plural.items()[i] : single;
     auto ip = IpAddress::parse(texts[i]);
-    if (!ip) at.fail("\"" + texts[i] + "\" is not an IP address");
+    if (!ip) at.fail(not_an_ip_message(texts[i]));
     if (!ips.empty() && ips.front().family() == ip->family()) at.fail("two addresses of the same family");
     ips.push_back(*ip);
   }
@@ -109,6 +109,13 @@ Service parse_service(const Field& doc, ObjectMeta meta) {
   if (itp != "Cluster" && itp != "Local")
     spec["internalTrafficPolicy"].fail("\"" + itp + "\" is not Cluster or Local");
   svc.internal_traffic_local = itp == "Local";
+  std::string distribution = spec["trafficDistribution"].str_or("");
+  if (distribution == "PreferClose" || distribution == "PreferSameZone")
+    svc.traffic_distribution = TrafficDistribution::PreferSameZone;
+  else if (distribution == "PreferSameNode")
+    svc.traffic_distribution = TrafficDistribution::PreferSameNode;
+  else if (!distribution.empty())
+    spec["trafficDistribution"].fail("\"" + distribution + "\" is not PreferClose, PreferSameZone or PreferSameNode");
   svc.publish_not_ready = spec["publishNotReadyAddresses"].boolean_or(false);
   return svc;
 }
