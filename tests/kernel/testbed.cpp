@@ -139,14 +139,23 @@ std::string Testbed::apply(const std::string& file, const std::string& yaml) {
   return wait_for_sync_after(before);
 }
 
-std::vector<Attempt> Testbed::connect(const std::string& to, const ConnectOptions& o) {
+std::vector<std::string> Testbed::probe_connect_argv(const std::vector<std::string>& to, const ConnectOptions& o) const {
   std::vector<std::string> argv = {SOCKLB_PROBE_BIN, "--netns", name_, "--cgroup", cgroup_.string(), "connect",
-                                   "--to", to, "--proto", o.proto, "--count", std::to_string(o.count),
+                                   "--proto", o.proto, "--count", std::to_string(o.count),
                                    "--timeout-ms", std::to_string(o.timeout_ms),
                                    "--interval-ms", std::to_string(o.interval_ms)};
+  for (const auto& target : to) argv.insert(argv.end(), {"--to", target});
   if (o.v4_mapped) argv.push_back("--v4-mapped");
   if (o.reuse_socket) argv.push_back("--reuse-socket");
-  auto result = run_command(argv);
+  return argv;
+}
+
+std::vector<Attempt> Testbed::connect(const std::string& to, const ConnectOptions& o) {
+  return connect(std::vector<std::string>{to}, o);
+}
+
+std::vector<Attempt> Testbed::connect(const std::vector<std::string>& to, const ConnectOptions& o) {
+  auto result = run_command(probe_connect_argv(to, o));
   if (result.code != 0) throw std::runtime_error("probe failed: " + result.output);
   std::vector<std::string> lines;
   std::istringstream in(result.output);
@@ -164,6 +173,7 @@ std::vector<Attempt> parse_attempts(const std::vector<std::string>& probe_lines)
     a.label = j.value("label", "");
     a.peer = j.value("peer", "");
     a.error = j.value("error", "");
+    a.to = j.value("to", "");
     a.ms = j.value("ms", 0.0);
     a.started = std::chrono::steady_clock::time_point(std::chrono::microseconds(j.value("t_us", int64_t{0})));
     attempts.push_back(a);

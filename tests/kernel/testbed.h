@@ -23,6 +23,7 @@ struct Attempt {
   std::string label;
   std::string peer;     // what getpeername()/recvfrom() showed the client
   std::string error;    // "ECONNREFUSED" ...
+  std::string to;       // the address dialled
   double ms = 0;
   std::chrono::steady_clock::time_point started;  // CLOCK_MONOTONIC, comparable across processes
 };
@@ -70,6 +71,10 @@ class Testbed {
   std::string apply(const std::string& file, const std::string& yaml);
 
   std::vector<Attempt> connect(const std::string& to, const ConnectOptions& options = {});
+  // The attempts take turns over the addresses (one socket for all with reuse_socket).
+  std::vector<Attempt> connect(const std::vector<std::string>& to, const ConnectOptions& options = {});
+  // The argv of `socklb-probe connect` from this node's namespace and cgroup.
+  std::vector<std::string> probe_connect_argv(const std::vector<std::string>& to, const ConnectOptions& options) const;
   CommandResult socklb(const std::vector<std::string>& args);  // the CLI, with --bpffs of this node
   nlohmann::json services();                                    // `socklb services -o json`
 

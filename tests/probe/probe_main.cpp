@@ -129,9 +129,11 @@ int serve(const std::vector<std::string>& tcp, const std::vector<std::string>& u
 // ---- connect ----
 
 struct ConnectFlags {
-  std::string to, proto = "tcp";
+  std::vector<std::string> to;
+  std::string proto = "tcp";
   int count = 1, timeout_ms = 2000, interval_ms = 0, duration_ms = 0;
   bool v4_mapped = false, reuse_socket = false;
+  int fresh_netns = 0;  // attempts per new network namespace; 0: stay in one
 };
 
 nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& shared_fd) {
@@ -198,16 +200,24 @@ nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& share
 }
 
 int connect_many(const ConnectFlags& f) {
-  Endpoint target = must_parse(f.to);
-  if (f.v4_mapped) target = probe::to_v4_mapped(target);
+  std::vector<Endpoint> targets;
+  for (const auto& text : f.to) {
+    targets.push_back(must_parse(text));
+    if (f.v4_mapped) targets.back() = probe::to_v4_mapped(targets.back());
+  }
   int shared_fd = -1;
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + std::chrono::milliseconds(f.duration_ms);
   for (int i = 0; i < f.count; ++i) {
     auto now = std::chrono::steady_clock::now();
     if (f.duration_ms && now >= deadline) break;
-    auto line = attempt(f, target, shared_fd);
+    // a new client as socklb sees it (its network namespace is the client);
+    // the old namespace goes when nothing holds it
+    if (f.fresh_netns && i % f.fresh_netns == 0 && unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET)");
+    // several targets take turns; with --reuse-socket, one socket talks to them all
+    auto line = attempt(f, targets[i % targets.size()], shared_fd);
     line["i"] = i;
+    line["to"] = f.to[i % targets.size()];
     // CLOCK_MONOTONIC is system-wide: tests compare it with when they saw a sync logged
     line["t_us"] = std::chrono::duration_cast<std::chrono::microseconds>(now.time_since_epoch()).count();
     // as a resolver does: a socket that failed is replaced by a new one
@@ -240,7 +250,7 @@ int main(int argc, char** argv) {
 
   ConnectFlags f;
   auto* connect_cmd = app.add_subcommand("connect", "Connect and print one JSON line per attempt");
-  connect_cmd->add_option("--to", f.to, "IP:PORT or [IPv6]:PORT")->required();
+  connect_cmd->add_option("--to", f.to, "IP:PORT or [IPv6]:PORT; repeat it and the attempts take turns")->required();
   connect_cmd->add_option("--proto", f.proto, "tcp, udp (connected) or udp-unconnected (sendto)")
       ->check(CLI::IsMember({"tcp", "udp", "udp-unconnected"}));
   connect_cmd->add_option("--count", f.count, "attempts");
@@ -249,6 +259,9 @@ int main(int argc, char** argv) {
   connect_cmd->add_option("--duration-ms", f.duration_ms, "stop starting attempts after this long (0: no limit)");
   connect_cmd->add_flag("--v4-mapped", f.v4_mapped, "dial an IPv4 address from an IPv6 socket (::ffff:a.b.c.d)");
   connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket (connected once) for every attempt; a new one after a failure");
+  connect_cmd->add_option("--fresh-netns", f.fresh_netns,
+                          "N: every N attempts, move to a new network namespace of its own (a new client as socklb "
+                          "sees it; nothing routes there: the connects fail after socklb translated them)");
 
   CLI11_PARSE(app, argc, argv);
   join(cgroup, netns);
