@@ -84,18 +84,42 @@ enum lb_read {
 	LB_READ_AGAIN,   /* caught the entry changing: read it again */
 };
 
-/*
- * Copies the service entry of d. The id in the hash value may come from an
- * element the kernel reused for another key while we held it; the state entry
- * carries its key, so an id that is not ours is seen as such and read again.
- */
-SOCKLB_INLINE enum lb_read lb_read_service(const struct lb_dest *d, struct lb_service *svc)
+/* The id of the service on d's port: from the ClusterIP's own entry when
+ * its ports fit there, else from the services map. 0: no such port. */
+SOCKLB_INLINE __u32 lb_service_id(const struct lb_dest *d, const struct socklb_addr_value *addr)
 {
+	__u32 refs = SOCKLB_READ_ONCE(addr->refs);
+
+	for (int i = 0; i < SOCKLB_PORTS_INLINE; i++) {
+		const struct socklb_addr_port *p = &addr->ports[i];
+
+		if (i < refs && SOCKLB_READ_ONCE(p->port) == d->port && SOCKLB_READ_ONCE(p->proto) == d->proto)
+			return SOCKLB_READ_ONCE(p->service_id);
+	}
+	if (refs <= SOCKLB_PORTS_INLINE)
+		return 0;
 	struct socklb_service_ref *ref = lb_lookup_ref(d);
 
-	if (!ref)
+	return ref ? SOCKLB_READ_ONCE(ref->id) : 0;
+}
+
+/*
+ * Copies the service entry of d. `addr` is d's entry in addrs, or NULL to look
+ * it up again. The id it yields may come from an element the kernel reused for
+ * another key while we held it; the state entry carries its key, so an id that
+ * is not ours is seen as such and read again.
+ */
+SOCKLB_INLINE enum lb_read lb_read_service(const struct lb_dest *d, struct socklb_addr_value *addr,
+					   struct lb_service *svc)
+{
+	if (!addr)
+		addr = lb_lookup_addr(d);
+	if (!addr || SOCKLB_READ_ONCE(addr->kind) != SOCKLB_ADDR_VIP)
+		return LB_READ_AGAIN;
+	__u32 id = lb_service_id(d, addr);
+
+	if (!id)
 		return LB_READ_NO_PORT;
-	__u32 id = SOCKLB_READ_ONCE(ref->id);
 	struct socklb_service_state *st = bpf_map_lookup_elem(&service_state, &id);
 
 	if (!st)
@@ -177,16 +201,32 @@ enum lb_slot {
 	LB_SLOT_GONE, /* the set changed since the service was read: read it again */
 };
 
-/* The backend in slot `index` of the service's live set. */
+/*
+ * The backend in slot `index` of the service's live set: from its state entry
+ * when the set fits there, else from the slots map. An inline id is rewritten
+ * in place by an update; whichever set (old, new, or a mix) this reads, every
+ * id in it names a backend of the service until the agent's wait for readers,
+ * and a torn id fails the backend's check.
+ */
 SOCKLB_INLINE enum lb_slot lb_slot(const struct lb_service *svc, __u32 index, struct lb_backend *out)
 {
-	struct socklb_slot_key key = { .service_id = svc->id, .index = index, .revision = svc->revision };
-	struct socklb_slot_value *slot = bpf_map_lookup_elem(&slots, &key);
+	__u32 backend_id;
 
-	if (!slot)
-		return LB_SLOT_GONE;
-	__u32 backend_id = SOCKLB_READ_ONCE(slot->backend_id);
+	if (svc->count <= SOCKLB_BACKENDS_INLINE) {
+		__u32 id = svc->id;
+		struct socklb_service_state *st = bpf_map_lookup_elem(&service_state, &id);
 
+		if (!st)
+			return LB_SLOT_GONE;
+		backend_id = SOCKLB_READ_ONCE(st->backend_ids[index & (SOCKLB_BACKENDS_INLINE - 1)]);
+	} else {
+		struct socklb_slot_key key = { .service_id = svc->id, .index = index, .revision = svc->revision };
+		struct socklb_slot_value *slot = bpf_map_lookup_elem(&slots, &key);
+
+		if (!slot)
+			return LB_SLOT_GONE;
+		backend_id = SOCKLB_READ_ONCE(slot->backend_id);
+	}
 	return lb_read_slot_backend(backend_id, svc->id, out) ? LB_SLOT_OK : LB_SLOT_GONE;
 }
 

@@ -44,15 +44,28 @@ struct socklb_addr6_key {
 	__be32 addr[4];
 };
 
+/* A ClusterIP's ports, so the common connect finds its service id in the
+ * same lookup that told it the address is a ClusterIP. A ClusterIP with more
+ * ports than fit here is looked up in services_v4/_v6. */
+#define SOCKLB_PORTS_INLINE 4
+
+struct socklb_addr_port {
+	__be16 port;
+	__u8 proto;
+	__u8 pad;
+	__u32 service_id;
+};
+
 struct socklb_addr_value {
 	__u8 kind; /* SOCKLB_ADDR_* */
 	__u8 pad[3];
 	__u32 refs; /* VIP: service ports on it; backend: ClusterIP ports it backs */
+	struct socklb_addr_port ports[SOCKLB_PORTS_INLINE]; /* VIP: the first ports (refs of them) */
 };
 
-/* services_v4 / services_v6: ClusterIP:port/protocol -> service id. Written
- * once when the service appears and never rewritten while it exists: what
- * changes lives in service_state[id]. */
+/* services_v4 / services_v6: ClusterIP:port/protocol -> service id, for every
+ * service. Written once when the service appears and never rewritten while it
+ * exists: what changes lives in service_state[id]. */
 struct socklb_service4_key {
 	__be32 vip;
 	__be16 port;
@@ -75,12 +88,18 @@ struct socklb_service_ref {
 #define SOCKLB_SERVICE_AFFINITY (1u << 0) /* sessionAffinity: ClientIP */
 #define SOCKLB_SERVICE_FALLBACK (1u << 1) /* no ready backend: slots hold serving+terminating ones */
 
+/* A service with at most this many backends for new connects keeps their ids
+ * in its state entry; a larger one in the slots map. */
+#define SOCKLB_BACKENDS_INLINE 8
+
 /*
- * service_state (array, indexed by service id): the backends of a service live
- * in two slot sets, revision 0 and 1. An update fills the set not in use, then
- * flips `revision` and `backend_count` here. The entry carries a copy of its
- * key: a connect uses an entry only if it is the one of the ClusterIP:port it
- * dials. An entry of all zeros is free (port 0 is never a service port).
+ * service_state (array, indexed by service id). The backends new connects
+ * use are backend_ids[0..backend_count-1] when they fit here; otherwise they
+ * live in the slots map as two slot sets, revision 0 and 1: an update fills
+ * the set not in use, then flips `revision` and `backend_count` here. The entry
+ * carries a copy of its key: a connect uses an entry only if it is the one of
+ * the ClusterIP:port it dials. An entry of all zeros is free (port 0 is never
+ * a service port).
  */
 struct socklb_service_state {
 	__be32 vip[4]; /* the key this id belongs to */
@@ -92,6 +111,7 @@ struct socklb_service_state {
 	__u8 pad;
 	__u32 affinity_timeout_sec;
 	__u32 id; /* its own index, so a dump reads on its own */
+	__u32 backend_ids[SOCKLB_BACKENDS_INLINE]; /* when backend_count <= SOCKLB_BACKENDS_INLINE */
 };
 
 /* slots: (service id, revision, index) -> backend id. */
@@ -237,11 +257,12 @@ struct socklb_sock_peer_value {
 
 SOCKLB_ASSERT_SIZE(socklb_addr4_key, 4);
 SOCKLB_ASSERT_SIZE(socklb_addr6_key, 16);
-SOCKLB_ASSERT_SIZE(socklb_addr_value, 8);
+SOCKLB_ASSERT_SIZE(socklb_addr_port, 8);
+SOCKLB_ASSERT_SIZE(socklb_addr_value, 40);
 SOCKLB_ASSERT_SIZE(socklb_service4_key, 8);
 SOCKLB_ASSERT_SIZE(socklb_service6_key, 20);
 SOCKLB_ASSERT_SIZE(socklb_service_ref, 4);
-SOCKLB_ASSERT_SIZE(socklb_service_state, 32);
+SOCKLB_ASSERT_SIZE(socklb_service_state, 64);
 SOCKLB_ASSERT_SIZE(socklb_slot_key, 8);
 SOCKLB_ASSERT_SIZE(socklb_slot_value, 4);
 SOCKLB_ASSERT_SIZE(socklb_backend, 32);

@@ -24,38 +24,202 @@ SOCKLB_INLINE int lb_same_backend(const struct lb_backend *b, const struct sockl
 	return b->port == f->backend_port && socklb_addr_equal(b->addr, f->backend);
 }
 
-/* A random backend of the live set; for a UDP socket, preferably one whose
- * replies cannot be confused with another of its flows. */
-SOCKLB_INLINE enum lb_slot lb_pick_random(struct bpf_sock_addr *ctx, struct socklb_sock_state *s,
-					  const struct lb_dest *d, const struct lb_service *svc, struct lb_backend *out)
-{
-	__u32 first = socklb_slot_for_random(bpf_get_prandom_u32(), svc->count);
+enum lb_pick_result {
+	LB_PICK_PASS,      /* not a ClusterIP: leave the socket alone */
+	LB_PICK_DIRECT,    /* a pod address, dialled directly */
+	LB_PICKED,         /* p->backend, for a new flow */
+	LB_PICK_HELD,      /* the flow's own backend still serves the service */
+	LB_PICK_REFUSE,    /* a ClusterIP with no usable backend for this port */
+	LB_PICK_AGAIN,     /* caught the maps changing: try again */
+};
 
-	if (lb_slot(svc, first, out) != LB_SLOT_OK)
-		return LB_SLOT_GONE;
-	if (!s || !flows_backend_taken(ctx, s, d, out))
-		return LB_SLOT_OK;
-	for (__u32 i = 1; i < LB_DISTINCT_TRIES; i++) {
+struct lb_picked {
+	struct lb_service svc;
+	struct lb_backend backend;
+	__u32 from_affinity;
+	__u32 pad;
+};
+
+/*
+ * One attempt at translating d: what d is, the service on its port, and a
+ * backend for it. A global function, so the verifier checks it once, on its
+ * own, however many times and from wherever it is called: inlined into the
+ * retry loop of both protocols it made the programs take seconds to load.
+ */
+__noinline int lb_pick_once(struct bpf_sock_addr *ctx, struct lb_dest *d, struct socklb_addr_value *addr,
+			    struct socklb_flow *held, struct lb_picked *p)
+{
+	/* pointers to a global function may be NULL as far as the verifier knows;
+	 * addr and held may be, the others are not */
+	if (!d || !p)
+		return LB_PICK_REFUSE;
+	if (!addr)
+		addr = lb_lookup_addr(d);
+	if (!addr)
+		return LB_PICK_PASS;
+	if (SOCKLB_READ_ONCE(addr->kind) != SOCKLB_ADDR_VIP)
+		return LB_PICK_DIRECT;
+	enum lb_read read = lb_read_service(d, addr, &p->svc);
+
+	if (read == LB_READ_NO_PORT)
+		return LB_PICK_REFUSE;
+	if (read == LB_READ_AGAIN)
+		return LB_PICK_AGAIN;
+	if (!p->svc.count)
+		return LB_PICK_REFUSE;
+	if (held && lb_read_held_backend(held->backend_id, p->svc.id, &p->backend) && lb_same_backend(&p->backend, held))
+		return LB_PICK_HELD;
+	p->from_affinity = 0;
+	if (p->svc.flags & SOCKLB_SERVICE_AFFINITY) {
+		if (lb_affine_backend(ctx, &p->svc, bpf_ktime_get_ns(), &p->backend)) {
+			p->from_affinity = 1;
+			return LB_PICKED;
+		}
+	}
+	if (lb_slot(&p->svc, socklb_slot_for_random(bpf_get_prandom_u32(), p->svc.count), &p->backend) != LB_SLOT_OK)
+		return LB_PICK_AGAIN;
+	return LB_PICKED;
+}
+
+/* The first attempt uses addr, d's entry as the caller found it; the others
+ * look it up again after a change under an attempt: the element found first
+ * may have been reused, a slot set replaced. */
+SOCKLB_INLINE int lb_pick(struct bpf_sock_addr *ctx, struct lb_dest *d, struct socklb_addr_value *addr,
+			  struct socklb_flow *held, struct lb_picked *p)
+{
+	int r = lb_pick_once(ctx, d, addr, held, p);
+
+	for (int attempt = 1; attempt < LB_ATTEMPTS && r == LB_PICK_AGAIN; attempt++)
+		r = lb_pick_once(ctx, d, NULL, held, p);
+	/* the service changed under every attempt: as if it had no backend */
+	return r == LB_PICK_AGAIN ? LB_PICK_REFUSE : r;
+}
+
+/* For a new UDP flow: a backend none of the socket's other flows uses, if one
+ * of the next few slots has one, so a reply cannot be taken for another
+ * ClusterIP's; else the one picked (the reply of one flow may then show the
+ * other's ClusterIP). A global function: verified once. */
+__noinline int lb_distinct_backend(struct bpf_sock_addr *ctx, struct lb_dest *d, struct lb_picked *p)
+{
+	if (!d || !p || p->from_affinity)
+		return 0;
+	struct socklb_sock_state *s = flows_get(ctx, 0);
+
+	if (!s || !flows_backend_taken(ctx, s, d, &p->backend))
+		return 0;
+	__u32 first = socklb_slot_for_random(bpf_get_prandom_u32(), p->svc.count);
+
+	for (__u32 i = 0; i < LB_DISTINCT_TRIES; i++) {
 		struct lb_backend other;
 		__u32 index = first + i;
 
-		if (i >= svc->count)
-			break;
-		if (index >= svc->count)
-			index -= svc->count;
-		if (lb_slot(svc, index, &other) == LB_SLOT_OK && !flows_backend_taken(ctx, s, d, &other)) {
-			*out = other;
-			break;
+		if (i >= p->svc.count)
+			return 0;
+		if (index >= p->svc.count)
+			index -= p->svc.count;
+		if (lb_slot(&p->svc, index, &other) == LB_SLOT_OK && !flows_backend_taken(ctx, s, d, &other)) {
+			p->backend = other;
+			return 0;
 		}
 	}
-	return LB_SLOT_OK; /* every backend is taken: the reply of one flow may show the other's ClusterIP */
+	return 0;
+}
+
+/* The socket's flow to d, if it has one, copied into *held (1; else 0);
+ * makes the socket's storage. A global function: verified once. */
+__noinline int lb_held_flow(struct bpf_sock_addr *ctx, struct lb_dest *d, struct socklb_flow *held)
+{
+	if (!d || !held)
+		return 0;
+	struct socklb_sock_state *s = flows_get(ctx, 1);
+
+	if (!s)
+		return 0;
+	struct flow_ref earlier = flows_find_vip(ctx, s, d);
+
+	if (!earlier.flow)
+		return 0;
+	*held = *earlier.flow;
+	return 1;
+}
+
+/* Records the socket's flow to d, going to b (or points its flow to d at b).
+ * A global function: verified once. */
+__noinline int lb_record_flow(struct bpf_sock_addr *ctx, struct lb_dest *d, struct lb_backend *b)
+{
+	if (!d || !b)
+		return 0;
+	struct socklb_sock_state *s = flows_get(ctx, 1);
+
+	if (s)
+		flows_remember(ctx, s, flows_find_vip(ctx, s, d), d, b);
+	return 0;
+}
+
+SOCKLB_INLINE void lb_rewrite(struct lb_dest *d, const struct lb_backend *b)
+{
+	__builtin_memcpy(d->addr, b->addr, sizeof(d->addr));
+	d->port = b->port;
+}
+
+/* TCP: no per-socket state unless the backend is SHARED (the reverse map
+ * cannot say which ClusterIP a socket to it dialled). */
+SOCKLB_INLINE enum lb_verdict lb_translated_tcp(struct bpf_sock_addr *ctx, struct lb_dest *d, struct lb_picked *p)
+{
+	if ((p->svc.flags & SOCKLB_SERVICE_AFFINITY) && !p->from_affinity)
+		lb_remember_affinity(ctx, &p->svc, bpf_ktime_get_ns(), p->backend.id);
+	if (p->backend.flags & SOCKLB_BACKEND_SHARED)
+		lb_record_flow(ctx, d, &p->backend);
+	lb_rewrite(d, &p->backend);
+	return LB_TRANSLATED;
+}
+
+/* UDP: a flow keeps its backend while that backend serves the service, and
+ * is remembered so replies show the ClusterIP. Without storage (out of
+ * memory) the send still works; only its replies then show the pod address. */
+SOCKLB_INLINE enum lb_verdict lb_translate_udp(struct bpf_sock_addr *ctx, struct lb_dest *d,
+					       struct socklb_addr_value *addr)
+{
+	struct socklb_flow held = {};
+	struct lb_picked p = {};
+	int has_flow = lb_held_flow(ctx, d, &held);
+
+	switch (lb_pick(ctx, d, addr, has_flow ? &held : NULL, &p)) {
+	case LB_PICK_PASS:
+	case LB_PICK_DIRECT:
+		return LB_PASS;
+	case LB_PICK_REFUSE:
+		return LB_REFUSE;
+	case LB_PICKED:
+		lb_distinct_backend(ctx, d, &p);
+		if ((p.svc.flags & SOCKLB_SERVICE_AFFINITY) && !p.from_affinity)
+			lb_remember_affinity(ctx, &p.svc, bpf_ktime_get_ns(), p.backend.id);
+		lb_record_flow(ctx, d, &p.backend);
+		break;
+	}
+	lb_rewrite(d, &p.backend);
+	return LB_TRANSLATED;
+}
+
+SOCKLB_INLINE enum lb_verdict lb_translate_tcp(struct bpf_sock_addr *ctx, struct lb_dest *d,
+					       struct socklb_addr_value *addr)
+{
+	struct lb_picked p = {};
+
+	switch (lb_pick(ctx, d, addr, NULL, &p)) {
+	case LB_PICK_PASS:
+	case LB_PICK_DIRECT: /* gone meanwhile, or never: leave it alone */
+		return LB_PASS;
+	case LB_PICK_REFUSE:
+		return LB_REFUSE;
+	default:
+		return lb_translated_tcp(ctx, d, &p);
+	}
 }
 
 /*
- * connect() and unconnected sendmsg(): translate a ClusterIP destination. A
- * UDP socket that already talked to this ClusterIP keeps its backend while
- * that backend still serves the service (replies keep coming from one pod).
- * A TCP connect writes no per-socket state unless its backend is SHARED.
+ * connect() and unconnected sendmsg(): translate a ClusterIP destination.
+ * Anything else leaves after one lookup.
  */
 SOCKLB_INLINE enum lb_verdict lb_translate(struct bpf_sock_addr *ctx, struct lb_dest *d)
 {
@@ -72,56 +236,9 @@ SOCKLB_INLINE enum lb_verdict lb_translate(struct bpf_sock_addr *ctx, struct lb_
 			flows_mark_direct(ctx);
 		return LB_PASS;
 	}
-
-	/* Without storage (out of memory) a UDP send still works; only its
-	 * replies then show the pod address. */
-	struct socklb_sock_state *s = d->proto == SOCKLB_PROTO_UDP ? flows_get(ctx, 1) : NULL;
-	struct flow_ref earlier = {};
-
-	if (s)
-		earlier = flows_find_vip(ctx, s, d);
-	for (int attempt = 0; attempt < LB_ATTEMPTS; attempt++) {
-		struct lb_service svc;
-		struct lb_backend b;
-		enum lb_read read = lb_read_service(d, &svc);
-
-		if (read == LB_READ_NO_PORT)
-			return LB_REFUSE;
-		if (read == LB_READ_AGAIN)
-			continue;
-		if (!svc.count)
-			return LB_REFUSE;
-
-		if (earlier.flow && lb_read_held_backend(earlier.flow->backend_id, svc.id, &b) &&
-		    lb_same_backend(&b, earlier.flow)) {
-			/* its pod still serves the service: nothing to record */
-		} else {
-			__u64 now = 0;
-			int affine = svc.flags & SOCKLB_SERVICE_AFFINITY;
-
-			if (affine)
-				now = bpf_ktime_get_ns();
-			if (!affine || !lb_affine_backend(ctx, &svc, now, &b)) {
-				if (lb_pick_random(ctx, s, d, &svc, &b) != LB_SLOT_OK)
-					continue;
-				if (affine)
-					lb_remember_affinity(ctx, &svc, now, b.id);
-			}
-			if (s) {
-				flows_remember(ctx, s, earlier, d, &b);
-			} else if (b.flags & SOCKLB_BACKEND_SHARED) {
-				/* the reverse map cannot tell which ClusterIP this was */
-				s = flows_get(ctx, 1);
-				if (s)
-					flows_remember(ctx, s, flows_find_vip(ctx, s, d), d, &b);
-			}
-		}
-		__builtin_memcpy(d->addr, b.addr, sizeof(d->addr));
-		d->port = b.port;
-		return LB_TRANSLATED;
-	}
-	/* the service changed under every attempt: as if it had no backend */
-	return LB_REFUSE;
+	if (d->proto == SOCKLB_PROTO_UDP)
+		return lb_translate_udp(ctx, d, addr);
+	return lb_translate_tcp(ctx, d, addr);
 }
 
 /*

@@ -32,11 +32,11 @@ class Runner:
             return [f"{PROXY_ADDRS[mode]}:{port_pod}"]
         return [f"{services.MEASURED_VIP}:{port_vip}"]
 
-    def command(self, mode, workload, duration, warmup):
+    def command(self, mode, workload, duration, warmup, targets=None):
         threads, conns = SHAPES[workload]
         cmd = [self.loadgen, workload, "--threads", str(threads), "--connections", str(conns),
                "--duration", str(duration), "--warmup", str(warmup)]
-        for t in self.targets(mode, workload):
+        for t in targets or self.targets(mode, workload):
             cmd += ["--target", t]
         if mode == "socklb":
             return self.agent.client_command(self.topo.clients["plain"], cmd)
@@ -44,7 +44,11 @@ class Runner:
         return in_netns(ns, cmd)
 
     def run(self, mode, workload, duration, warmup):
-        cmd = self.command(mode, workload, duration, warmup)
+        return self.run_to(mode, workload, None, duration, warmup)
+
+    def run_to(self, mode, workload, targets, duration, warmup):
+        """As run(), to other targets than the mode's own."""
+        cmd = self.command(mode, workload, duration, warmup, targets)
         self.commands.add(" ".join(cmd))
         other_pids = self.topo.server_pids()
         if mode in self.proxies:

@@ -59,16 +59,19 @@ class Bench:
         self.pods = [pod_ip(i) for i in range(1, POD_COUNT + 1)]
         self.results = {"plan": vars(plan), "machine": machine(), "modes": MODES, "failures": []}
 
-    def run_all(self, skip_control_plane=False):
+    def run_all(self, skip_control_plane=False, hook_cost_only=False):
         started = time.monotonic()
         self.results["loadavg_before"] = loadavg()
         self.setup()
         bpf_stats.enable(self.cleanup)
-        before = bpf_stats.program_stats(self.agent.bpffs)
-        self.compare_modes()
-        self.results["bpf_stats"] = bpf_stats.delta(before, bpf_stats.program_stats(self.agent.bpffs))
-        self.sweep()
-        if not skip_control_plane:
+        if not hook_cost_only:
+            before = bpf_stats.program_stats(self.agent.bpffs)
+            self.compare_modes()
+            self.results["bpf_stats"] = bpf_stats.delta(before, bpf_stats.program_stats(self.agent.bpffs))
+        self.hook_cost()
+        if not hook_cost_only:
+            self.sweep()
+        if not (skip_control_plane or hook_cost_only):
             self.control_plane()
         self.results["loadavg_after"] = loadavg()
         self.results["elapsed_s"] = time.monotonic() - started
@@ -127,6 +130,39 @@ class Bench:
         if res["ops"] == 0 or res["bytes"] == 0:
             self.results["failures"].append(f"{mode}/{workload}: moved no data (errors: {res['errors']})")
         return res
+
+    # ---- what the connect hook costs, per kind of destination ----
+
+    def hook_cost(self):
+        """CRR from the socklb client to three kinds of destination, each on
+        its own, with the connect4 program's run time per call: a ClusterIP
+        (translated), an address that is nothing of socklb's (one lookup), and
+        a pod that backs the ClusterIP dialled directly (marked, so that
+        getpeername() keeps showing the pod)."""
+        cases = {"clusterip": f"{services.MEASURED_VIP}:{services.RR_PORT}",
+                 "other": f"{pod_ip(SPARE_POD)}:{services.RR_TARGET}",
+                 "pod_direct": f"{pod_ip(1)}:{services.RR_TARGET}"}
+        samples = {name: [] for name in cases}
+        for r in range(self.plan.rounds):
+            for name, target in cases.items():
+                before = bpf_stats.program_stats(self.agent.bpffs)
+                try:
+                    res = self.runner.run_to("socklb", "crr", [target], self.plan.duration, self.plan.warmup)
+                except Exception as e:
+                    self.results["failures"].append(f"hook cost {name}: {e}")
+                    log(f"hook cost {name}: FAILED: {e}")
+                    continue
+                c4 = bpf_stats.delta(before, bpf_stats.program_stats(self.agent.bpffs)).get("connect4")
+                if res["ops"] == 0 or not c4:
+                    self.results["failures"].append(f"hook cost {name}: no connects measured")
+                    continue
+                samples[name].append(c4)
+                log(f"hook cost round {r + 1}/{self.plan.rounds} {name:10s} {target}: connect4 "
+                    f"{c4['ns_per_call']:.0f} ns per call over {c4['calls']} calls")
+        self.results["hook_cost"] = {
+            name: {"target": cases[name], "ns_per_call": statistics.median(s["ns_per_call"] for s in runs),
+                   "calls": sum(s["calls"] for s in runs), "rounds": len(runs)}
+            for name, runs in samples.items() if runs}
 
     # ---- services sweep ----
 

@@ -60,7 +60,7 @@ def problems(results):
 def check_count(results):
     """Mode x workload runs and sweep points: what problems() looks at."""
     return (sum(len(modes) for modes in results.get("compare", {}).values())
-            + sum(len(step["crr"]) for step in results.get("sweep", [])))
+            + sum(len(step["crr"]) for step in results.get("sweep", [])) + len(results.get("hook_cost", {})))
 
 
 def write(outdir, results):
@@ -145,6 +145,8 @@ def write(outdir, results):
         charts.latency_chart(outdir, *[[(mode,) + tuple(med(runs, lambda r, q=q: pct(r, q))
                                                          for q in ("p50", "p90", "p99", "p99.9"))
                                         for mode, runs in cmp_[wl].items()] for wl in ("crr", "rr")])
+    if results.get("hook_cost"):
+        targets += _hook_cost(w, results["hook_cost"])
     if results.get("sweep"):
         targets.append(report_sweep.write_sweep(w, outdir, results["sweep"]))
     if results.get("control_plane"):
@@ -235,6 +237,30 @@ def _compare_table(runs_by_mode, show, key, unit):
                    + f" | {med(runs, cpu_per_100k):.2f} | {med(runs, machine_cpu_per_100k):.2f} | {errs} | "
                    f"{paired_ratio(runs_by_mode['socklb'], runs, key):.2f} |")
     return "\n".join(out) + "\n"
+
+
+# What the connect hook may cost (issue 8), per kind of destination.
+HOOK_TARGETS = {"clusterip": ("a new TCP connect to a ClusterIP", 400),
+                "other": ("a connect to any other address", 150)}
+
+
+def _hook_cost(w, cost):
+    w("## What the connect hook costs per connect\n")
+    w("CRR from the socklb client (in the agent's cgroup) to one kind of destination at a time; the run time of "
+      "the `connect4` program per call, from `kernel.bpf_stats_enabled` over that run alone.\n")
+    w("| destination | target | connect4 ns per call | calls |")
+    w("|---|---|---|---|")
+    labels = {"clusterip": "the ClusterIP (translated)", "other": "an address that is no service's or pod's",
+              "pod_direct": "a pod of the service, dialled directly (marked so getpeername shows the pod)"}
+    for name, c in cost.items():
+        w(f"| {labels.get(name, name)} | `{c['target']}` | {c['ns_per_call']:.0f} | {c['calls']} |")
+    w("")
+    out = []
+    for name, (what, limit) in HOOK_TARGETS.items():
+        if name in cost:
+            got = cost[name]["ns_per_call"]
+            out.append((f"connect4 run time, {what}", f"<= {limit} ns", f"{got:.0f} ns", got <= limit))
+    return out
 
 
 def _compare_targets(cmp_):

@@ -57,8 +57,11 @@ void FakeMapStore::before_operation(MapId map) {
 void FakeMapStore::note_in_flight() {
   KernelState state = read_kernel_state(*this);
   for (const auto& [key, id] : state.services)
-    if (const socklb_service_state* s = state.served(key))
-      in_flight_.insert({key.str(), id, s->revision, s->backend_count});
+    if (const socklb_service_state* s = state.served(key)) {
+      std::vector<uint32_t> inline_ids;
+      if (backends_inline(s->backend_count)) inline_ids.assign(s->backend_ids, s->backend_ids + s->backend_count);
+      in_flight_.insert({key.str(), id, s->revision, s->backend_count, inline_ids});
+    }
 }
 
 void FakeMapStore::after(const char* what, MapId map) {
@@ -81,7 +84,7 @@ std::vector<std::string> datapath_invariant_violations(const FakeMapStore& store
   }
   std::map<std::string, uint32_t> keys;
   for (const auto& [key, id] : state.services) keys[key.str()] = id;
-  for (const auto& [key_text, id, revision, count] : store.in_flight()) {
+  for (const auto& [key_text, id, revision, count, inline_ids] : store.in_flight()) {
     std::string who = key_text + " (id " + std::to_string(id) + ", rev " + std::to_string(revision) + ")";
     if (auto s = state.states.find(id); s != state.states.end() && state_key(s->second).str() != key_text)
       problems.push_back(who + ": its id now names " + state_key(s->second).str() + " while a connect may hold it");
@@ -90,17 +93,23 @@ std::vector<std::string> datapath_invariant_violations(const FakeMapStore& store
     auto now = keys.find(key_text);
     if (now == keys.end() || now->second != id) continue;
     for (uint16_t i = 0; i < count; ++i) {
-      auto slot = state.slots.find({id, revision, i});
       std::string where = who + " slot " + std::to_string(i);
-      if (slot == state.slots.end()) {
-        problems.push_back(where + " is missing");
-        continue;
+      uint32_t backend_id;
+      if (backends_inline(count)) {
+        backend_id = inline_ids[i];
+      } else {
+        auto slot = state.slots.find({id, revision, i});
+        if (slot == state.slots.end()) {
+          problems.push_back(where + " is missing");
+          continue;
+        }
+        backend_id = slot->second;
       }
-      auto backend = state.backends.find(slot->second);
+      auto backend = state.backends.find(backend_id);
       if (backend == state.backends.end())
-        problems.push_back(where + " names missing backend " + std::to_string(slot->second));
+        problems.push_back(where + " names missing backend " + std::to_string(backend_id));
       else if (backend->second.service_id != id)
-        problems.push_back(where + " names backend " + std::to_string(slot->second) + " of service " +
+        problems.push_back(where + " names backend " + std::to_string(backend_id) + " of service " +
                            std::to_string(backend->second.service_id));
     }
   }

@@ -48,8 +48,9 @@ class FakeMapStore : public MapStore {
   void fail_at_operation(std::size_t n) { fail_at_ = operations_ + n; }
   std::size_t operations() const { return operations_; }
 
-  // A service entry as a connect may hold it: its key, id, revision and count.
-  using Snapshot = std::tuple<std::string, uint32_t, uint8_t, uint16_t>;
+  // A service entry as a connect may hold it: its key, id, revision and
+  // count, and the backend ids it names itself (a small service's).
+  using Snapshot = std::tuple<std::string, uint32_t, uint8_t, uint16_t, std::vector<uint32_t>>;
   // What connects that started since the last wait_for_readers() may hold.
   const std::set<Snapshot>& in_flight() const { return in_flight_; }
 

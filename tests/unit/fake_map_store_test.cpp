@@ -36,13 +36,16 @@ void write_state(FakeMapStore& store, uint32_t id, const ServiceKey& key, uint8_
   store.update(MapId::ServiceState, {{to_bytes(id), to_bytes(encode_state(id, key, {count, revision}))}});
 }
 
-// One service on 10.96.0.1:80 with two backends, written in a safe order.
+// Nine backends: more than a state entry holds, so they are in the slots map.
+const std::vector<uint32_t> kNine = {10, 11, 12, 13, 14, 15, 16, 17, 18};
+
+// One service on 10.96.0.1:80 with nine backends, written in a safe order.
 void write_service(FakeMapStore& store, uint32_t id, uint8_t revision) {
-  store.update(MapId::AddrsV4, {{encode_addr_key(kKey.vip).second, to_bytes(encode_addr(true, 1))}});
-  write_backends(store, id, {10, 11});
-  write_slots(store, id, revision, {10, 11});
-  write_state(store, id, kKey, revision, 2);
+  write_backends(store, id, kNine);
+  write_slots(store, id, revision, kNine);
+  write_state(store, id, kKey, revision, 9);
   store.update(MapId::ServicesV4, {{encode_service_key(kKey).second, to_bytes(socklb_service_ref{id})}});
+  store.update(MapId::AddrsV4, {{encode_addr_key(kKey.vip).second, to_bytes(encode_vip_addr({{kKey, id}}))}});
 }
 
 }  // namespace
@@ -55,11 +58,11 @@ TEST_CASE("the checker runs after each single key of a batch") {
     return std::vector<std::string>{};
   });
   write_service(store, 1, 0);
-  CHECK(calls == 7);
-  CHECK(store.operations() == 7);
+  CHECK(calls == 21);
+  CHECK(store.operations() == 21);
   store.remove(MapId::Backends, {to_bytes(uint32_t{10}), to_bytes(uint32_t{99})});  // a missing key is fine
-  CHECK(calls == 9);
-  CHECK(store.size(MapId::Backends) == 1);  // an array entry removed is zeros, which the dump skips
+  CHECK(calls == 23);
+  CHECK(store.size(MapId::Backends) == 8);  // an array entry removed is zeros, which the dump skips
 }
 
 TEST_CASE("the datapath invariant catches each way a connect could fail") {
@@ -102,9 +105,10 @@ TEST_CASE("a connect that read the service before a flip may use the old set unt
   write_service(store, 1, 0);
   store.wait_for_readers();
   store.check_after_every_write(datapath_invariant_violations);
-  write_backends(store, 1, {12});
-  write_slots(store, 1, 1, {12});
-  write_state(store, 1, kKey, 1, 1);  // the flip
+  std::vector<uint32_t> next = {20, 21, 22, 23, 24, 25, 26, 27, 28};
+  write_backends(store, 1, next);
+  write_slots(store, 1, 1, next);
+  write_state(store, 1, kKey, 1, 9);  // the flip
   REQUIRE(store.violations().empty());
 
   SUBCASE("removing the old set before the wait breaks the connects in flight") {
@@ -114,8 +118,10 @@ TEST_CASE("a connect that read the service before a flip may use the old set unt
   }
   SUBCASE("after the wait it is garbage") {
     store.wait_for_readers();
-    store.remove(MapId::Slots, {slot_key(1, 0, 0), slot_key(1, 0, 1)});
-    store.remove(MapId::Backends, {to_bytes(uint32_t{10}), to_bytes(uint32_t{11})});
+    for (uint16_t i = 0; i < 9; ++i) {
+      store.remove(MapId::Slots, {slot_key(1, 0, i)});
+      store.remove(MapId::Backends, {to_bytes(kNine[i])});
+    }
     CHECK(store.violations().empty());
   }
 }
@@ -127,9 +133,12 @@ TEST_CASE("an id is not given to another service while a connect may hold it") {
   store.check_after_every_write(datapath_invariant_violations);
   // the service goes away, after a wait, as the planner removes it
   store.remove(MapId::ServicesV4, {encode_service_key(kKey).second});
+  store.remove(MapId::AddrsV4, {encode_addr_key(kKey.vip).second});
   store.remove(MapId::ServiceState, {to_bytes(uint32_t{1})});
-  store.remove(MapId::Slots, {slot_key(1, 0, 0), slot_key(1, 0, 1)});
-  store.remove(MapId::Backends, {to_bytes(uint32_t{10}), to_bytes(uint32_t{11})});
+  for (uint16_t i = 0; i < 9; ++i) {
+    store.remove(MapId::Slots, {slot_key(1, 0, i)});
+    store.remove(MapId::Backends, {to_bytes(kNine[i])});
+  }
   // a connect that read the service may still hold id 1: it misses the slots,
   // reads the key again and is refused, as after the removal
   std::size_t before = store.violations().size();
@@ -146,6 +155,23 @@ TEST_CASE("an id is not given to another service while a connect may hold it") {
     write_state(store, 1, other, 0, 0);
     CHECK(store.violations().size() == before);
   }
+}
+
+TEST_CASE("a small service's backends live in its state entry, rewritten in place by the flip") {
+  FakeMapStore store;
+  write_backends(store, 1, {10, 11});
+  store.update(MapId::ServiceState, {{to_bytes(uint32_t{1}), to_bytes(encode_state(1, kKey, {2, 0}, {10, 11}))}});
+  store.update(MapId::ServicesV4, {{encode_service_key(kKey).second, to_bytes(socklb_service_ref{1})}});
+  store.update(MapId::AddrsV4, {{encode_addr_key(kKey.vip).second, to_bytes(encode_vip_addr({{kKey, 1}}))}});
+  store.wait_for_readers();
+  store.check_after_every_write(datapath_invariant_violations);
+  write_backends(store, 1, {12});
+  store.update(MapId::ServiceState, {{to_bytes(uint32_t{1}), to_bytes(encode_state(1, kKey, {1, 0}, {12}))}});
+  CHECK(store.violations().empty());
+  // a connect that read two ids before the flip may still use them
+  store.remove(MapId::Backends, {to_bytes(uint32_t{11})});
+  REQUIRE(store.violations().size() == 1);
+  CHECK(store.violations()[0].find("names missing backend 11") != std::string::npos);
 }
 
 TEST_CASE("the fake store checks entry sizes and array bounds like the kernel") {

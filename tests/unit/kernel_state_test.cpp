@@ -82,6 +82,29 @@ TEST_CASE("a service state carries its key, so a connect can tell an id is its o
   CHECK(state_key(socklb_service_state{}).port == 0);
 }
 
+TEST_CASE("a small service's live set is in its state entry; a ClusterIP's first ports in its addrs entry") {
+  ServiceKey key{ip("10.96.0.10"), 80, Protocol::TCP};
+  socklb_service_state s = encode_state(3, key, {2, 0}, {41, 42});
+  CHECK(s.backend_ids[0] == 41);
+  CHECK(s.backend_ids[1] == 42);
+  CHECK(s.backend_ids[2] == 0);
+  CHECK(KernelState{}.live_backend_ids(s) == std::vector<uint32_t>{41, 42});
+  socklb_service_state big = encode_state(3, key, {9, 1}, std::vector<uint32_t>(9, 7));
+  CHECK(big.backend_ids[0] == 0);  // nine: they go to the slots map
+  CHECK_FALSE(KernelState{}.live_backend_ids(big));
+
+  std::vector<std::pair<ServiceKey, uint32_t>> ports;
+  for (uint16_t p = 1; p <= 5; ++p) ports.emplace_back(ServiceKey{key.vip, static_cast<uint16_t>(100 - p), Protocol::TCP}, p);
+  socklb_addr_value v = encode_vip_addr(ports);
+  CHECK(addr_is_vip(v));
+  CHECK(v.refs == 5);
+  CHECK(v.ports[0].port == htons(95));  // sorted; the fifth is only in services_v4
+  CHECK(v.ports[0].service_id == 5);
+  CHECK(v.ports[3].port == htons(98));
+  CHECK(v.ports[0].proto == SOCKLB_PROTO_TCP);
+  CHECK_FALSE(addr_is_vip(encode_pod_addr(2)));
+}
+
 TEST_CASE("reverse keys and values hold the pod endpoint and the ClusterIP it serves") {
   ReverseKey endpoint{ip("10.244.0.5"), 8080, Protocol::TCP};
   Bytes key = encode_reverse_key(endpoint);
@@ -110,14 +133,14 @@ TEST_CASE("names are NUL-padded and cut to fit their field") {
 TEST_CASE("read_kernel_state decodes every map") {
   FakeMapStore store;
   ServiceKey key{ip("10.96.0.10"), 80, Protocol::TCP};
-  socklb_service_state state = encode_state(7, key, {1, 1, true, false, 30});
+  socklb_service_state state = encode_state(7, key, {9, 1, true, false, 30});  // 9 backends: in the slots map
   store.update(MapId::ServicesV4, {{encode_service_key(key).second, to_bytes(socklb_service_ref{7})}});
   store.update(MapId::ServiceState, {{to_bytes(uint32_t{7}), to_bytes(state)}});
   store.update(MapId::ServiceNames, {{to_bytes(uint32_t{7}), to_bytes(encode_name({"shop", "web"}, "http"))}});
-  store.update(MapId::Slots, {{encode_slot_key({7, 1, 0}), to_bytes(socklb_slot_value{9})}});
+  for (uint16_t i = 0; i < 9; ++i) store.update(MapId::Slots, {{encode_slot_key({7, 1, i}), to_bytes(socklb_slot_value{9})}});
   store.update(MapId::Backends,
                {{to_bytes(uint32_t{9}), to_bytes(encode_backend({ip("10.244.0.1"), 8080}, 7, false))}});
-  store.update(MapId::AddrsV4, {{encode_addr_key(key.vip).second, to_bytes(encode_addr(true, 1))}});
+  store.update(MapId::AddrsV4, {{encode_addr_key(key.vip).second, to_bytes(encode_vip_addr({{key, 7}}))}});
   store.update(MapId::Reverse,
                {{encode_reverse_key({ip("10.244.0.1"), 8080, Protocol::TCP}), to_bytes(encode_reverse(key))}});
 
@@ -129,7 +152,7 @@ TEST_CASE("read_kernel_state decodes every map") {
   CHECK(k.owner(7) == ServiceRef{"shop", "web"});
   CHECK(k.owner(8) == ServiceRef{});
   CHECK(k.owners() == std::map<ServiceKey, ServiceRef>{{key, {"shop", "web"}}});
-  CHECK(k.live_backend_ids(state) == std::vector<uint32_t>{9});
+  CHECK(k.live_backend_ids(state) == std::vector<uint32_t>(9, 9));
   state.revision = 0;
   CHECK_FALSE(k.live_backend_ids(state));  // revision 0 has no slots
   CHECK(addr_is_vip(k.addrs.at(key.vip)));

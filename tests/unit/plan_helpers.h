@@ -33,6 +33,17 @@ inline Backend be(const char* ip, uint16_t port, BackendState state = BackendSta
   return {addr(ip), port, state};
 }
 
+// n ready backends 10.244.<subnet>.1..n on `port`: more than 8 are kept in
+// the slots map, 8 or fewer in the service's state entry.
+inline std::vector<Backend> many(int n, int subnet = 9, uint16_t port = 80) {
+  std::vector<Backend> out;
+  for (int i = 1; i <= n; ++i) {
+    std::string ip = "10.244." + std::to_string(subnet) + "." + std::to_string(i);
+    out.push_back(be(ip.c_str(), port));
+  }
+  return out;
+}
+
 inline DesiredService dsvc(const std::string& name, std::vector<Backend> backends, uint32_t affinity = 0,
                            const std::string& port_name = "") {
   std::sort(backends.begin(), backends.end());
@@ -168,7 +179,7 @@ inline std::string garbage(const KernelState& k) {
   std::map<IpAddress, uint32_t> ports;
   std::set<uint32_t> ids;
   for (const auto& [key, id] : k.services) {
-    if (const auto* state = k.served(key)) slots += state->backend_count;
+    if (const auto* state = k.served(key); state && !backends_inline(state->backend_count)) slots += state->backend_count;
     ++ports[key.vip];
     ids.insert(id);
   }

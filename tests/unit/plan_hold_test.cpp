@@ -113,10 +113,11 @@ TEST_CASE("a service that does not fit is refused with the flag to raise; the ot
     check_serves(store, served(grown));
   }
   SUBCASE("a new slot set must fit beside the old one") {
-    store.set_capacity(MapId::Slots, 4);
+    store.set_capacity(MapId::Slots, 20);
+    d.services[kA] = dsvc("a", many(10));  // 10 slots
     sync_step(store, d);
     DesiredState moved = d;
-    moved.services[kA] = dsvc("a", {be("10.244.0.1", 80), be("10.244.0.9", 80)});  // 3 live + 2 new > 4
+    moved.services[kA] = dsvc("a", many(11));  // 10 live + 11 new > 20
     ServedMap want = served(read_kernel_state(store));
     Plan plan = sync_step(store, moved, want);
     CHECK(has_refusal(plan, "Service default/a", "slots"));
@@ -154,7 +155,7 @@ TEST_CASE("leftovers of an interrupted sync are cleaned; served services are unt
   store.update(MapId::Slots, {{encode_slot_key({a.id, static_cast<uint8_t>(a.revision ^ 1), 0}), to_bytes(socklb_slot_value{500})}});
   store.update(MapId::Slots, {{encode_slot_key({a.id, a.revision, 7}), to_bytes(socklb_slot_value{500})}});
   store.update(MapId::ServiceNames, {{to_bytes(uint32_t{999}), to_bytes(encode_name({"default", "gone"}, ""))}});
-  store.update(MapId::AddrsV4, {{encode_addr_key(addr("10.96.0.99")).second, to_bytes(encode_addr(true, 1))}});
+  store.update(MapId::AddrsV4, {{encode_addr_key(addr("10.96.0.99")).second, to_bytes(encode_vip_addr({{skey("10.96.0.99", 80), 999}}))}});
 
   SUBCASE("the next sync deletes them") {
     Plan plan = sync_step(store, d);
@@ -176,13 +177,14 @@ TEST_CASE("leftovers of an interrupted sync are cleaned; served services are unt
     socklb_service_state c = state_of(now, kC);
     CHECK(c.id != 999);
     REQUIRE(c.backend_count == 1);
-    CHECK(now.slots.at(SlotRef{c.id, c.revision, 0}) != 500);
+    CHECK(c.backend_ids[0] != 500);
   }
 }
 
 TEST_CASE("a service whose live slot went missing is rebuilt on the other revision") {
   FakeMapStore store;
   DesiredState d = two_services();
+  d.services[kA] = dsvc("a", many(9));  // in the slots map
   sync_step(store, d);
   const socklb_service_state a = state_of(read_kernel_state(store), kA);
   store.remove(MapId::Slots, {encode_slot_key({a.id, a.revision, 1})});
@@ -190,7 +192,7 @@ TEST_CASE("a service whose live slot went missing is rebuilt on the other revisi
 
   KernelState before = read_kernel_state(store);
   Plan plan = make_plan(d, before, limits_of(store));
-  CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 2);
+  CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 9);
   apply_plan(plan, store);
   store.wait_for_readers();
   CHECK(datapath_invariant_violations(store).empty());

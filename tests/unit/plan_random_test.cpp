@@ -55,7 +55,8 @@ class RandomDesired {
     // beside them endpoints kept for open flows, or only listed
     BackendState chosen = chance(20) ? BackendState::Terminating : BackendState::Active;
     std::vector<Backend> out;
-    uint32_t count = pick(6);
+    // now and then more than a state entry holds (8): those go to the slots map
+    uint32_t count = chance(30) ? pick(20) : pick(6);
     for (uint32_t i = 0; i < count; ++i) {
       BackendState state = chance(70) ? chosen : chance(50) ? BackendState::Serving : BackendState::Listed;
       Backend b = be(v4 ? kV4[pick(8)] : kV6[pick(8)], chance(70) ? 8080 : 8081, state);
@@ -106,7 +107,7 @@ TEST_CASE("200 random desired states in a row: never a broken slot, always the d
     CAPTURE(seed);
     FakeMapStore store(4096);
     RandomDesired random(seed);
-    std::size_t writes = 0;
+    std::size_t writes = 0, slot_writes = 0;
     for (int step = 0; step < 200; ++step) {
       CAPTURE(step);
       DesiredState d = random.next();
@@ -115,6 +116,7 @@ TEST_CASE("200 random desired states in a row: never a broken slot, always the d
 
       Plan plan = sync_step(store, d, want);
       writes += plan.writes();
+      slot_writes += entries(plan, MapId::Slots, PlanOp::Write);
       check_serves(store, want);
       std::string stale = stale_affinity(store);
       CHECK_MESSAGE(stale.empty(), stale);
@@ -125,6 +127,7 @@ TEST_CASE("200 random desired states in a row: never a broken slot, always the d
       if (store.violations().size() > 0) break;  // one failing step is enough to read
     }
     CHECK(writes > 1000);  // the walk really changed things
+    CHECK(slot_writes > 100);  // services large enough for the slots map came and went too
     CHECK(store.operations() > writes);
   }
 }

@@ -68,43 +68,70 @@ TEST_CASE("adding services writes every map; the same desired state again plans 
   CHECK(again.summary.added + again.summary.updated + again.summary.removed == 0);
 }
 
-TEST_CASE("updates fill the unused slot set, flip the revision and reuse the ids of unchanged backends") {
+TEST_CASE("a small service's backends are rewritten in its state entry: no slots, no revision flip") {
   FakeMapStore store;
   DesiredState d;
   d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080)});
   sync_step(store, d);
   KernelState k = read_kernel_state(store);
-  const uint32_t id = service_value(k, kWeb).id;
-  const uint32_t b1 = backend_id(k, "10.244.0.1", 8080), b2 = backend_id(k, "10.244.0.2", 8080);
+  const uint32_t b2 = backend_id(k, "10.244.0.2", 8080);
+  d.services[kWeb] = dsvc("web", {be("10.244.0.2", 8080), be("10.244.0.3", 8080)});
+  Plan plan = sync_step(store, d);
+  CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 0);
+  CHECK(entries(plan, MapId::ServiceState, PlanOp::Write) == 1);
+  check_serves(store, served(d));
+  k = read_kernel_state(store);
+  CHECK(service_value(k, kWeb).revision == 0);
+  CHECK(backend_id(k, "10.244.0.2", 8080) == b2);
+  CHECK(store.size(MapId::Slots) == 0);
+}
 
-  SUBCASE("a backend added, then one removed, then all replaced, then none") {
-    d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080), be("10.244.0.3", 8080)});
+TEST_CASE("updates of a large service fill the unused slot set, flip the revision and reuse the ids of unchanged backends") {
+  FakeMapStore store;
+  DesiredState d;
+  auto nine = many(9);
+  d.services[kWeb] = dsvc("web", nine);
+  sync_step(store, d);
+  KernelState k = read_kernel_state(store);
+  const uint32_t id = service_value(k, kWeb).id;
+  const uint32_t b1 = backend_id(k, "10.244.9.1", 80), b2 = backend_id(k, "10.244.9.2", 80);
+
+  SUBCASE("a backend added, then one removed, then all replaced, then few, then none") {
+    auto ten = nine;
+    ten.push_back(be("10.244.9.10", 80));
+    d.services[kWeb] = dsvc("web", ten);
     Plan plan = sync_step(store, d);
     CHECK(plan.summary.updated == 1);
-    CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 3);
+    CHECK(entries(plan, MapId::Slots, PlanOp::Write) == 10);
     check_serves(store, served(d));
     k = read_kernel_state(store);
     CHECK(service_value(k, kWeb).revision == 1);
     CHECK(service_value(k, kWeb).id == id);
-    CHECK(backend_id(k, "10.244.0.1", 8080) == b1);
-    CHECK(backend_id(k, "10.244.0.2", 8080) == b2);
+    CHECK(backend_id(k, "10.244.9.1", 80) == b1);
+    CHECK(backend_id(k, "10.244.9.2", 80) == b2);
     for (const auto& [slot, _] : k.slots) CHECK(slot.revision == 1);  // the old set is gone
 
-    d.services[kWeb] = dsvc("web", {be("10.244.0.2", 8080), be("10.244.0.3", 8080)});
+    std::vector<Backend> without_first(ten.begin() + 1, ten.end());
+    d.services[kWeb] = dsvc("web", without_first);
     sync_step(store, d);
     check_serves(store, served(d));
     k = read_kernel_state(store);
     CHECK(service_value(k, kWeb).revision == 0);
-    CHECK(backend_id(k, "10.244.0.1", 8080) == 0);
-    CHECK(backend_id(k, "10.244.0.2", 8080) == b2);
+    CHECK(backend_id(k, "10.244.9.1", 80) == 0);
+    CHECK(backend_id(k, "10.244.9.2", 80) == b2);
 
-    d.services[kWeb] = dsvc("web", {be("10.244.1.1", 8080), be("10.244.1.2", 9090)});
+    d.services[kWeb] = dsvc("web", many(9, 10, 9090));
     sync_step(store, d);
     check_serves(store, served(d));
     k = read_kernel_state(store);
     CHECK(service_value(k, kWeb).revision == 1);
-    CHECK(backend_id(k, "10.244.0.2", 8080) == 0);
-    CHECK(backend_id(k, "10.244.1.1", 8080) > b2);  // fresh ids, not reused at once
+    CHECK(backend_id(k, "10.244.9.2", 80) == 0);
+    CHECK(backend_id(k, "10.244.10.1", 9090) > b2);  // fresh ids, not reused at once
+
+    d.services[kWeb] = dsvc("web", many(3));  // small again: into the state entry, the slots go
+    sync_step(store, d);
+    check_serves(store, served(d));
+    CHECK(store.size(MapId::Slots) == 0);
 
     d.services[kWeb] = dsvc("web", {});
     sync_step(store, d);
@@ -114,12 +141,14 @@ TEST_CASE("updates fill the unused slot set, flip the revision and reuse the ids
     CHECK(store.size(MapId::Backends) == 0);
   }
   SUBCASE("the same address on another port is another backend") {
-    d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.1", 8081)});
+    auto more = nine;
+    more.push_back(be("10.244.9.1", 81));
+    d.services[kWeb] = dsvc("web", more);
     sync_step(store, d);
     check_serves(store, served(d));
     k = read_kernel_state(store);
-    CHECK(backend_id(k, "10.244.0.1", 8080) == b1);
-    CHECK(backend_id(k, "10.244.0.1", 8081) != b1);
+    CHECK(backend_id(k, "10.244.9.1", 80) == b1);
+    CHECK(backend_id(k, "10.244.9.1", 81) != b1);
   }
 }
 

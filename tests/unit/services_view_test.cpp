@@ -20,7 +20,7 @@ KernelState sample_state(bool break_one = false) {
   KernelState k = read_kernel_state(store);
   if (break_one) {
     const auto dns = state_of(k, skey("fd00:10:96::b", 53, Protocol::UDP));
-    k.slots.erase(SlotRef{dns.id, dns.revision, 0});
+    k.backends.erase(dns.backend_ids[0]);
   }
   return k;
 }

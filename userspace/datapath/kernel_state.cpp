@@ -66,6 +66,8 @@ std::map<ServiceKey, ServiceRef> KernelState::owners() const {
 }
 
 std::optional<std::vector<uint32_t>> KernelState::live_backend_ids(const socklb_service_state& state) const {
+  if (backends_inline(state.backend_count))
+    return std::vector<uint32_t>(state.backend_ids, state.backend_ids + state.backend_count);
   // a slot set is contiguous in the map's order: one search, then a walk
   std::vector<uint32_t> ids;
   ids.reserve(state.backend_count);

@@ -31,7 +31,8 @@ struct KernelState {
   const socklb_service_state* served(const ServiceKey& key) const;
   ServiceRef owner(uint32_t service_id) const;  // empty when the name entry is missing
   std::map<ServiceKey, ServiceRef> owners() const;
-  // Backend ids of the live slot set; nullopt when a slot is missing.
+  // Backend ids of the live set (in the state entry, or its slot set);
+  // nullopt when a slot is missing.
   std::optional<std::vector<uint32_t>> live_backend_ids(const socklb_service_state& state) const;
 };
 

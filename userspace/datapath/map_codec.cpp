@@ -2,6 +2,7 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -93,8 +94,13 @@ SlotRef decode_slot_key(ByteView key) {
   return {k.service_id, k.revision, k.index};
 }
 
-socklb_service_state encode_state(uint32_t id, const ServiceKey& key, const ServiceShape& shape) {
+bool backends_inline(uint16_t backend_count) { return backend_count <= SOCKLB_BACKENDS_INLINE; }
+
+socklb_service_state encode_state(uint32_t id, const ServiceKey& key, const ServiceShape& shape,
+                                  const std::vector<uint32_t>& backend_ids) {
   socklb_service_state s{};
+  if (backends_inline(shape.backend_count))
+    for (std::size_t i = 0; i < backend_ids.size() && i < SOCKLB_BACKENDS_INLINE; ++i) s.backend_ids[i] = backend_ids[i];
   key.vip.to_words(s.vip);
   s.port = htons(key.port);
   s.proto = static_cast<uint8_t>(key.protocol);
@@ -136,9 +142,22 @@ Backend decode_backend(const socklb_backend& value) {
 
 bool backend_shared(const socklb_backend& value) { return value.flags & SOCKLB_BACKEND_SHARED; }
 
-socklb_addr_value encode_addr(bool vip, uint32_t refs) {
+socklb_addr_value encode_vip_addr(std::vector<std::pair<ServiceKey, uint32_t>> ports) {
+  std::sort(ports.begin(), ports.end());
   socklb_addr_value v{};
-  v.kind = vip ? SOCKLB_ADDR_VIP : SOCKLB_ADDR_BACKEND;
+  v.kind = SOCKLB_ADDR_VIP;
+  v.refs = static_cast<uint32_t>(ports.size());
+  for (std::size_t i = 0; i < ports.size() && i < SOCKLB_PORTS_INLINE; ++i) {
+    v.ports[i].port = htons(ports[i].first.port);
+    v.ports[i].proto = static_cast<uint8_t>(ports[i].first.protocol);
+    v.ports[i].service_id = ports[i].second;
+  }
+  return v;
+}
+
+socklb_addr_value encode_pod_addr(uint32_t refs) {
+  socklb_addr_value v{};
+  v.kind = SOCKLB_ADDR_BACKEND;
   v.refs = refs;
   return v;
 }

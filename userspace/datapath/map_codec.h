@@ -4,6 +4,7 @@
 
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "datapath/map_layout.h"
 #include "desired/service_table.h"
@@ -44,7 +45,11 @@ ReverseKey decode_reverse_key(ByteView key);
 Bytes encode_slot_key(const SlotRef& slot);
 SlotRef decode_slot_key(ByteView key);
 
-socklb_service_state encode_state(uint32_t id, const ServiceKey& key, const ServiceShape& shape);
+// `backend_ids`: the live set, kept in the entry when it fits (the planner
+// writes a larger one to the slots map).
+socklb_service_state encode_state(uint32_t id, const ServiceKey& key, const ServiceShape& shape,
+                                  const std::vector<uint32_t>& backend_ids = {});
+bool backends_inline(uint16_t backend_count);  // the live set is in the state entry, not in slots
 ServiceKey state_key(const socklb_service_state& state);
 ServiceShape decode_shape(const socklb_service_state& state);
 
@@ -53,7 +58,10 @@ socklb_backend encode_backend(const Backend& backend, uint32_t service_id, bool 
 Backend decode_backend(const socklb_backend& value);
 bool backend_shared(const socklb_backend& value);
 
-socklb_addr_value encode_addr(bool vip, uint32_t refs);
+// A ClusterIP with its service ports (the first SOCKLB_PORTS_INLINE of them inline).
+socklb_addr_value encode_vip_addr(std::vector<std::pair<ServiceKey, uint32_t>> ports);
+// A pod address that backs `refs` ClusterIP:ports.
+socklb_addr_value encode_pod_addr(uint32_t refs);
 bool addr_is_vip(const socklb_addr_value& value);
 socklb_reverse_value encode_reverse(const ServiceKey& service);
 

@@ -95,6 +95,10 @@ void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
 MapEntries PinnedMaps::dump(MapId map) const {
   const auto& l = describe(map);
   bool array = l.kind == MapKind::Array;
+  if (array) {
+    if (!arrays_) arrays_.emplace();
+    return arrays_->read(map, fd(map));
+  }
   MapEntries out;
   constexpr __u32 kChunk = 4096;
   std::vector<uint8_t> keys(kChunk * l.key_size), values(kChunk * l.value_size);

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <optional>
 
+#include "datapath/array_reader.h"
 #include "datapath/map_store.h"
 #include "datapath/reader_barrier.h"
 #include "datapath/unique_fd.h"
@@ -31,6 +32,7 @@ class PinnedMaps : public MapStore {
   std::array<UniqueFd, kMaps.size()> fds_;
   std::array<uint32_t, kMaps.size()> capacities_{};
   std::optional<ReaderBarrier> barrier_;  // made on first use: read-only users never need one
+  mutable std::optional<ArrayReader> arrays_;  // made on first read of an array
 };
 
 }  // namespace socklb

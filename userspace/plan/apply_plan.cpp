@@ -50,7 +50,7 @@ void apply_plan(const Plan& plan, MapStore& store) {
       spdlog::debug("apply: waiting for the programs in flight before the removals");
       store.wait_for_readers();
     }
-    for (; i < plan.steps.size() && plan.steps[i].phase() == phase; ++i) {
+    for (; i < plan.steps.size() && plan.steps[i].phase == phase; ++i) {
       const PlanStep& step = plan.steps[i];
       spdlog::debug("apply: {} {} entries {}", step.op == PlanOp::Write ? "writing" : "removing", step.count,
                     describe(step.map).name);

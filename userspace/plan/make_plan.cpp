@@ -116,9 +116,7 @@ class Planner {
   void keep(const ServiceKey& key, uint32_t id) {
     const socklb_service_state* state = kernel_.served(key);
     mark_live_service(key, id);
-    if (state) {
-      mark_live_slots(id, state->revision, state->backend_count);
-    }
+    if (state && !backends_inline(state->backend_count)) mark_live_slots(id, state->revision, state->backend_count);
     auto first = std::lower_bound(backends_of_.begin(), backends_of_.end(), OwnedAddress{id, 0, IpAddress{}},
                                   [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
     for (auto it = first; it != backends_of_.end() && it->address.service_id == id; ++it) {
@@ -200,7 +198,7 @@ class Planner {
     cost.names = known_key && kernel_.names.count(id) ? 0 : 1;
     cost.vips = kernel_.addrs.count(key.vip) || live_vip_ports_.count(key.vip) ? 0 : 1;
     cost.backend_ids = new_backends;
-    cost.slots = same_set ? 0 : static_cast<uint32_t>(chosen.size());
+    cost.slots = same_set || backends_inline(static_cast<uint16_t>(chosen.size())) ? 0 : static_cast<uint32_t>(chosen.size());
     std::string why;
     if (!fits(key, cost, why)) {
       refuse(key, service, why);
@@ -230,18 +228,19 @@ class Planner {
     shape.affinity_timeout_sec = service.affinity_timeout_sec;
     shape.fallback = !chosen.empty() && std::none_of(service.backends.begin(), service.backends.end(),
                                                      [](const Backend& b) { return b.state == BackendState::Active; });
-    if (same_set) {
-      shape.revision = old->revision;
+    bool in_slots = !backends_inline(shape.backend_count);
+    if (same_set || !in_slots) {
+      shape.revision = old ? old->revision : 0;
     } else {
       // Fill the slot set the service does not read; the state write flips to it.
       shape.revision = old ? static_cast<uint8_t>(old->revision ^ 1) : 0;
       for (uint16_t i = 0; i < chosen.size(); ++i)
         builder_.write(MapId::Slots, encode_slot_key({id, shape.revision, i}), to_bytes(socklb_slot_value{chosen[i]}));
     }
-    mark_live_slots(id, shape.revision, shape.backend_count);
+    if (in_slots) mark_live_slots(id, shape.revision, shape.backend_count);
     mark_live_service(key, id);
 
-    socklb_service_state state = encode_state(id, key, shape);
+    socklb_service_state state = encode_state(id, key, shape, chosen);
     bool state_changed = !old || !(*old == state);
     if (state_changed) builder_.write(MapId::ServiceState, to_bytes(id), to_bytes(state));
     if (!known_key) builder_.write(encode_service_key(key), to_bytes(socklb_service_ref{id}));
@@ -303,7 +302,7 @@ class Planner {
 
   void mark_live_service(const ServiceKey& key, uint32_t id) {
     live_services_.insert(id);
-    ++live_vip_ports_[key.vip];
+    live_vip_ports_[key.vip].emplace_back(key, id);
   }
 
   // ---- endpoints: the reverse map, SHARED backends, pod addresses ----
@@ -362,8 +361,8 @@ class Planner {
       want_reverse_.emplace(endpoint, encode_reverse(service));
     }
     for (const auto& [ip, refs] : pods)
-      if (!dropped.count(ip)) want_addrs_.emplace(ip, encode_addr(false, refs));
-    for (const auto& [vip, ports] : live_vip_ports_) want_addrs_[vip] = encode_addr(true, ports);
+      if (!dropped.count(ip)) want_addrs_.emplace(ip, encode_pod_addr(refs));
+    for (const auto& [vip, ports] : live_vip_ports_) want_addrs_[vip] = encode_vip_addr(ports);
     if (full_)
       plan_.diagnostics.push_back({Diagnostic::Severity::Warning, {}, "", "",
                                    "the reverse or addrs map is full: connects to some pods keep per-socket state "
@@ -376,7 +375,10 @@ class Planner {
     }
     for (const auto& [ip, value] : want_addrs_) {
       auto it = kernel_.addrs.find(ip);
-      if (it == kernel_.addrs.end() || !(it->second == value)) builder_.write(encode_addr_key(ip), to_bytes(value));
+      if (it != kernel_.addrs.end() && it->second == value) continue;
+      // a ClusterIP's entry names service ids: written with the services it
+      // makes reachable; a pod's before the reverse entries that need it
+      builder_.write(encode_addr_key(ip), to_bytes(value), addr_is_vip(value) ? 3 : 1);
     }
   }
 
@@ -442,7 +444,7 @@ class Planner {
   std::unordered_map<uint64_t, uint16_t> live_slot_counts_;  // slot_set() -> live slots 0..count-1
   std::vector<LiveBackend> live_backends_;
   std::unordered_set<uint32_t> live_services_;
-  std::map<IpAddress, uint32_t> live_vip_ports_;
+  std::map<IpAddress, std::vector<std::pair<ServiceKey, uint32_t>>> live_vip_ports_;  // -> its live ports
   std::vector<ServedEndpoint> served_;
   std::set<ReverseKey> shared_;
   std::map<ReverseKey, socklb_reverse_value> want_reverse_;

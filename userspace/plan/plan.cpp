@@ -5,31 +5,28 @@
 namespace socklb {
 namespace {
 
-struct StepOrder {
-  MapId map;
-  PlanOp op;
-};
-
 // The update protocol (docs/datapath.md). Writes first, each phase only
-// referring to entries an earlier one made: 1. names, addresses, reverse
-// entries and backends, which nothing points at yet; 2. the new slot sets,
-// under the revision each service does not read; 3. the service states (the
-// flip: count and revision at once), then the keys of new services, which
-// make them reachable. Then, once no connect can still be reading what the
-// writes replaced: 4. removals, referrers first.
-constexpr std::array kOrder = {
-    StepOrder{MapId::ServiceNames, PlanOp::Write}, StepOrder{MapId::AddrsV4, PlanOp::Write},
-    StepOrder{MapId::AddrsV6, PlanOp::Write},      StepOrder{MapId::Reverse, PlanOp::Write},
-    StepOrder{MapId::Backends, PlanOp::Write},     StepOrder{MapId::Slots, PlanOp::Write},
-    StepOrder{MapId::ServiceState, PlanOp::Write}, StepOrder{MapId::ServicesV4, PlanOp::Write},
-    StepOrder{MapId::ServicesV6, PlanOp::Write},
-    // --- wait for readers ---
-    StepOrder{MapId::ServicesV4, PlanOp::Remove},  StepOrder{MapId::ServicesV6, PlanOp::Remove},
-    StepOrder{MapId::ServiceState, PlanOp::Remove}, StepOrder{MapId::Slots, PlanOp::Remove},
-    StepOrder{MapId::Backends, PlanOp::Remove},    StepOrder{MapId::ServiceNames, PlanOp::Remove},
-    StepOrder{MapId::AddrsV4, PlanOp::Remove},     StepOrder{MapId::AddrsV6, PlanOp::Remove},
-    StepOrder{MapId::Reverse, PlanOp::Remove},
-};
+// referring to entries an earlier one made: 1. names, pod addresses, reverse
+// entries and backends, which nothing points at yet; 2. the new slot sets of
+// large services, under the revision each does not read; 3. the service
+// states (the flip: count, revision and a small service's backends at once),
+// then the ClusterIP entries and keys that make new services reachable. Then,
+// once no connect can still be reading what the writes replaced: 4. removals,
+// referrers first.
+constexpr std::array<std::array<MapId, 5>, 3> kWriteOrder = {{
+    {MapId::ServiceNames, MapId::AddrsV4, MapId::AddrsV6, MapId::Reverse, MapId::Backends},
+    {MapId::Slots, MapId::Slots, MapId::Slots, MapId::Slots, MapId::Slots},
+    {MapId::ServiceState, MapId::AddrsV4, MapId::AddrsV6, MapId::ServicesV4, MapId::ServicesV6},
+}};
+constexpr std::array kRemoveOrder = {MapId::ServicesV4, MapId::ServicesV6, MapId::AddrsV4, MapId::AddrsV6,
+                                     MapId::ServiceState, MapId::Slots, MapId::Backends, MapId::ServiceNames,
+                                     MapId::Reverse};
+
+int default_phase(MapId map) {
+  if (map == MapId::Slots) return 2;
+  if (map == MapId::ServiceState || map == MapId::ServicesV4 || map == MapId::ServicesV6) return 3;
+  return 1;
+}
 
 }  // namespace
 
@@ -43,26 +40,26 @@ ByteView PlanStep::value(std::size_t i) const {
   return ByteView(values).subspan(i * size, size);
 }
 
-int PlanStep::phase() const {
-  if (op == PlanOp::Remove) return 4;
-  if (map == MapId::Slots) return 2;
-  if (map == MapId::ServiceState || map == MapId::ServicesV4 || map == MapId::ServicesV6) return 3;
-  return 1;
-}
-
 std::size_t Plan::writes() const {
   std::size_t n = purge_affinity.size();
   for (const auto& step : steps) n += step.count;
   return n;
 }
 
+void PlanBuilder::write(MapId map, ByteView key, ByteView value, int phase) {
+  if (phase == 0) phase = default_phase(map);
+  append(writes_[phase - 1][index(map)], map, PlanOp::Write, phase, key, value);
+}
+
 Plan PlanBuilder::finish(Plan plan) {
   plan.steps.clear();
-  for (const auto& [map, op] : kOrder) {
-    PlanStep& step = (op == PlanOp::Write ? writes_ : removes_)[index(map)];
+  auto take = [&](PlanStep& step) {
     if (step.count) plan.steps.push_back(std::move(step));
     step = PlanStep{};
-  }
+  };
+  for (std::size_t phase = 0; phase < kWriteOrder.size(); ++phase)
+    for (MapId map : kWriteOrder[phase]) take(writes_[phase][index(map)]);
+  for (MapId map : kRemoveOrder) take(removes_[index(map)]);
   return plan;
 }
 

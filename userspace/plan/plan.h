@@ -36,15 +36,15 @@ enum class PlanOp { Write, Remove };
 struct PlanStep {
   MapId map;
   PlanOp op;
+  // 1: what nothing refers to yet; 2: new slot sets; 3: the flips and what
+  // makes services reachable; 4: removals (plan.cpp says why in this order).
+  int phase = 0;
   std::size_t count = 0;
   Bytes keys;
   Bytes values;
 
   ByteView key(std::size_t i) const;
   ByteView value(std::size_t i) const;
-  // 1: what nothing refers to yet; 2: new slot sets; 3: the flips and new
-  // keys; 4: removals (plan.cpp says why in this order).
-  int phase() const;
 };
 
 struct Plan {
@@ -69,7 +69,7 @@ struct Plan {
   std::size_t writes() const;  // entries written or removed, affinity purges counted per service
   bool empty() const { return writes() == 0; }
   // apply_plan() waits for readers before the removals, if there are any
-  bool waits_for_readers() const { return !steps.empty() && steps.back().phase() == 4; }
+  bool waits_for_readers() const { return !steps.empty() && steps.back().phase == 4; }
 };
 
 // What the maps can take, and the ids that must not be handed out yet.

@@ -1,6 +1,7 @@
 #pragma once
-// Collects a plan's writes and removals map by map, then lays them out as
-// steps in phase order: the order is decided here once, not by each caller.
+// Collects a plan's writes and removals map by map and phase by phase, then
+// lays them out as steps in phase order: the order is decided here once
+// (plan.cpp), not by each caller.
 
 #include <array>
 #include <utility>
@@ -11,26 +12,28 @@ namespace socklb {
 
 class PlanBuilder {
  public:
-  void write(MapId map, ByteView key, ByteView value) { append(writes_[index(map)], map, PlanOp::Write, key, value); }
-  void write(const std::pair<MapId, Bytes>& key, ByteView value) { write(key.first, key.second, value); }
-  void remove(MapId map, ByteView key) { append(removes_[index(map)], map, PlanOp::Remove, key, {}); }
+  // A write in the phase the map is written in (plan.cpp), or in `phase`.
+  void write(MapId map, ByteView key, ByteView value, int phase = 0);
+  void write(const std::pair<MapId, Bytes>& key, ByteView value, int phase = 0) { write(key.first, key.second, value, phase); }
+  void remove(MapId map, ByteView key) { append(removes_[index(map)], map, PlanOp::Remove, 4, key, {}); }
   void remove(const std::pair<MapId, Bytes>& key) { remove(key.first, key.second); }
 
-  // Moves the steps into the plan, in the order apply_plan() documents.
+  // Moves the steps into the plan, in the order plan.cpp documents.
   Plan finish(Plan plan);
 
  private:
   static std::size_t index(MapId map) { return static_cast<std::size_t>(map); }
-  static void append(PlanStep& step, MapId map, PlanOp op, ByteView key, ByteView value) {
+  static void append(PlanStep& step, MapId map, PlanOp op, int phase, ByteView key, ByteView value) {
     step.map = map;
     step.op = op;
+    step.phase = phase;
     step.keys.insert(step.keys.end(), key.begin(), key.end());
     step.values.insert(step.values.end(), value.begin(), value.end());
     ++step.count;
   }
 
-  std::array<PlanStep, kMaps.size()> writes_{};
-  std::array<PlanStep, kMaps.size()> removes_{};
+  std::array<std::array<PlanStep, kMaps.size()>, 3> writes_{};  // phases 1..3
+  std::array<PlanStep, kMaps.size()> removes_{};                 // phase 4
 };
 
 }  // namespace socklb
