@@ -125,15 +125,16 @@ echo
 echo "demo: \`socklb services --bpffs $BPFFS\` (read back from the pinned maps):"
 "$SOCKLB" services --bpffs "$BPFFS" | sed 's/^/  /'
 echo
-echo "demo: \`bpftool map dump pinned $BPFFS/services_v4\` (ports in network order, addresses as integers):"
-bpftool map dump pinned "$BPFFS/services_v4" | sed 's/^/  /'
+echo "demo: \`bpftool map dump pinned $BPFFS/reverse\` (each pod address:port and the ClusterIP:port it serves,"
+echo "      which getpeername() shows; ports in network order, addresses as integers):"
+bpftool map dump pinned "$BPFFS/reverse" | sed 's/^/  /'
 
 if [ $keep -eq 1 ]; then
   cat <<EXPLORE
 
 demo: still running. From another shell:
   $SOCKLB services --bpffs $BPFFS
-  bpftool map dump pinned $BPFFS/backends
+  bpftool map dump pinned $BPFFS/addrs_v4     # ClusterIPs with their ports and service ids, and their pods
   $PROBE --netns $CLIENT --cgroup $CG connect --to $(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services") --count 5
   sh -c 'echo \$\$ > $CG/cgroup.procs; exec ip netns exec $CLIENT <command>'   # any program as a client
   edit $manifests/*.yaml and follow the agent: tail -f $LOG

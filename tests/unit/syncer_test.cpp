@@ -191,3 +191,31 @@ TEST_CASE("a broken object stays held when its file then stops parsing altogethe
   syncer.sync(set);
   CHECK(serving(store) == served_before);
 }
+
+TEST_CASE("affinity entries go when their timeout passed, or their service is gone or has no affinity") {
+  FakeMapStore store;
+  Syncer syncer(store, settings());
+  const std::string sticky = R"(apiVersion: v1
+kind: Service
+metadata: {name: sticky}
+spec: {clusterIP: 10.96.0.20, sessionAffinity: ClientIP, sessionAffinityConfig: {clientIP: {timeoutSeconds: 30}},
+       ports: [{port: 80}]}
+)";
+  syncer.sync(manifests(sticky + "---\n" + kPayment));
+  KernelState k = read_kernel_state(store);
+  uint32_t sticky_id = k.services.at({*IpAddress::parse("10.96.0.20"), 80, Protocol::TCP});
+  uint32_t plain_id = k.services.at({*IpAddress::parse("10.96.0.11"), 80, Protocol::TCP});
+  const uint64_t now = 1000ull * 1'000'000'000;
+  auto entry = [](uint64_t cookie, uint32_t service, uint64_t last_used) {
+    return std::pair{to_bytes(socklb_affinity_key{cookie, service, 0}), to_bytes(socklb_affinity_value{last_used, 1, 0})};
+  };
+  store.update(MapId::Affinity, {entry(1, sticky_id, now - 10'000'000'000),   // used 10 s ago: kept
+                                 entry(2, sticky_id, now - 40'000'000'000),   // 40 s ago: expired
+                                 entry(3, plain_id, now),                     // a service without affinity
+                                 entry(4, 999, now)});                        // a service that is gone
+  CHECK(syncer.expire_affinity(now) == 3);
+  auto left = store.dump(MapId::Affinity);
+  REQUIRE(left.size() == 1);
+  CHECK(from_bytes<socklb_affinity_key>(left[0].first).netns_cookie == 1);
+  CHECK(syncer.expire_affinity(now) == 0);
+}

@@ -82,11 +82,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--node-name", run.node_name, "this node, for internalTrafficPolicy: Local")->capture_default_str();
   run_cmd->add_option("--zone", run.zone, "this node's zone, for topology hints [default: hints unused]");
-  run_cmd->add_option("--max-services", run.capacities.services, "capacity: service ports per IP family")
-      ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
-  run_cmd->add_option("--max-backends", run.capacities.backends, "capacity: backends over all services")
-      ->check(CLI::Range(1u, 1u << 26))->capture_default_str();
+  // the two arrays are preallocated: 256 bytes of kernel memory per service
+  // port and 64 per backend of capacity (4 and 2 entries each, see map_layout.h)
+  run_cmd->add_option("--max-services", run.capacities.services,
+                      "capacity: service ports per IP family (256 bytes of kernel memory each, preallocated)")
+      ->check(CLI::Range(1u, 1u << 20))->capture_default_str();
+  run_cmd->add_option("--max-backends", run.capacities.backends,
+                      "capacity: backends over all services (64 bytes of kernel memory each, preallocated)")
+      ->check(CLI::Range(1u, 1u << 23))->capture_default_str();
   run_cmd->add_option("--max-affinity", run.capacities.affinity, "capacity: remembered ClientIP affinities")
+      ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
+  run_cmd->add_option("--max-socket-flows", run.capacities.socket_flows,
+                      "capacity: ClusterIP:ports of UDP sockets that talk to more than 4, node-wide")
       ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
 
   std::string services_bpffs = kDefaultBpffsDir.string(), output = "table";
