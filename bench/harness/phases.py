@@ -138,31 +138,49 @@ class Bench:
         its own, with the connect4 program's run time per call: a ClusterIP
         (translated), an address that is nothing of socklb's (one lookup), and
         a pod that backs the ClusterIP dialled directly (marked, so that
-        getpeername() keeps showing the pod)."""
+        getpeername() keeps showing the pod). With a baseline build, each
+        round runs both builds' agents in turn, so the two are compared side
+        by side on the same machine state."""
         cases = {"clusterip": f"{services.MEASURED_VIP}:{services.RR_PORT}",
                  "other": f"{pod_ip(SPARE_POD)}:{services.RR_TARGET}",
                  "pod_direct": f"{pod_ip(1)}:{services.RR_TARGET}"}
-        samples = {name: [] for name in cases}
+        builds = {"current": self.bins["socklb"]}
+        if self.bins.get("baseline_socklb"):
+            builds["baseline"] = self.bins["baseline_socklb"]
+        samples = {build: {name: [] for name in cases} for build in builds}
         for r in range(self.plan.rounds):
-            for name, target in cases.items():
-                before = bpf_stats.program_stats(self.agent.bpffs)
-                try:
-                    res = self.runner.run_to("socklb", "crr", [target], self.plan.duration, self.plan.warmup)
-                except Exception as e:
-                    self.results["failures"].append(f"hook cost {name}: {e}")
-                    log(f"hook cost {name}: FAILED: {e}")
-                    continue
-                c4 = bpf_stats.delta(before, bpf_stats.program_stats(self.agent.bpffs)).get("connect4")
-                if res["ops"] == 0 or not c4:
-                    self.results["failures"].append(f"hook cost {name}: no connects measured")
-                    continue
-                samples[name].append(c4)
-                log(f"hook cost round {r + 1}/{self.plan.rounds} {name:10s} {target}: connect4 "
-                    f"{c4['ns_per_call']:.0f} ns per call over {c4['calls']} calls")
-        self.results["hook_cost"] = {
-            name: {"target": cases[name], "ns_per_call": statistics.median(s["ns_per_call"] for s in runs),
-                   "calls": sum(s["calls"] for s in runs), "rounds": len(runs)}
-            for name, runs in samples.items() if runs}
+            for build, binary in (builds.items() if r % 2 == 0 else reversed(builds.items())):
+                self.agent.switch_binary(binary)
+                for name, target in cases.items():
+                    c4 = self._hook_run(name, target)
+                    if c4:
+                        samples[build][name].append(c4)
+                        log(f"hook cost round {r + 1}/{self.plan.rounds} {build:8s} {name:10s} {target}: connect4 "
+                            f"{c4['ns_per_call']:.0f} ns per call over {c4['calls']} calls")
+        self.agent.switch_binary(builds["current"])
+        for build, by_case in samples.items():
+            self.results["hook_cost" if build == "current" else "hook_cost_baseline"] = {
+                name: {"target": cases[name], "ns_per_call": statistics.median(s["ns_per_call"] for s in runs),
+                       "calls": sum(s["calls"] for s in runs), "rounds": len(runs)}
+                for name, runs in by_case.items() if runs}
+        if "baseline" in builds:
+            checkout = os.path.dirname(os.path.dirname(os.path.dirname(builds["baseline"])))
+            rev = run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"], check=False).stdout.strip()
+            self.results["hook_cost_baseline_build"] = f"{checkout} (commit {rev or '?'})"
+
+    def _hook_run(self, name, target):
+        before = bpf_stats.program_stats(self.agent.bpffs)
+        try:
+            res = self.runner.run_to("socklb", "crr", [target], self.plan.duration, self.plan.warmup)
+        except Exception as e:
+            self.results["failures"].append(f"hook cost {name}: {e}")
+            log(f"hook cost {name}: FAILED: {e}")
+            return None
+        c4 = bpf_stats.delta(before, bpf_stats.program_stats(self.agent.bpffs)).get("connect4")
+        if res["ops"] == 0 or not c4:
+            self.results["failures"].append(f"hook cost {name}: no connects measured")
+            return None
+        return c4
 
     # ---- services sweep ----
 

@@ -146,7 +146,8 @@ def write(outdir, results):
                                                          for q in ("p50", "p90", "p99", "p99.9"))
                                         for mode, runs in cmp_[wl].items()] for wl in ("crr", "rr")])
     if results.get("hook_cost"):
-        targets += _hook_cost(w, results["hook_cost"])
+        targets += _hook_cost(w, results["hook_cost"], results.get("hook_cost_baseline"),
+                              results.get("hook_cost_baseline_build"))
     if results.get("sweep"):
         targets.append(report_sweep.write_sweep(w, outdir, results["sweep"]))
     if results.get("control_plane"):
@@ -244,16 +245,26 @@ HOOK_TARGETS = {"clusterip": ("a new TCP connect to a ClusterIP", 400),
                 "other": ("a connect to any other address", 150)}
 
 
-def _hook_cost(w, cost):
+def _hook_cost(w, cost, baseline=None, baseline_build=None):
     w("## What the connect hook costs per connect\n")
     w("CRR from the socklb client (in the agent's cgroup) to one kind of destination at a time; the run time of "
-      "the `connect4` program per call, from `kernel.bpf_stats_enabled` over that run alone.\n")
-    w("| destination | target | connect4 ns per call | calls |")
-    w("|---|---|---|---|")
+      "the `connect4` program per call, from `kernel.bpf_stats_enabled` over that run alone; median over rounds."
+      + (f" *Before* is the agent of `{baseline_build}`, run in the same rounds (each round runs both, in turn)."
+         if baseline else "") + "\n")
     labels = {"clusterip": "the ClusterIP (translated)", "other": "an address that is no service's or pod's",
               "pod_direct": "a pod of the service, dialled directly (marked so getpeername shows the pod)"}
-    for name, c in cost.items():
-        w(f"| {labels.get(name, name)} | `{c['target']}` | {c['ns_per_call']:.0f} | {c['calls']} |")
+    if baseline:
+        w("| destination | target | before: ns per call | now: ns per call | now / before | calls (now) |")
+        w("|---|---|---|---|---|---|")
+        for name, c in cost.items():
+            b = baseline.get(name, {}).get("ns_per_call", float("nan"))
+            w(f"| {labels.get(name, name)} | `{c['target']}` | {b:.0f} | {c['ns_per_call']:.0f} | "
+              f"{ratio(c['ns_per_call'], b):.2f} | {c['calls']} |")
+    else:
+        w("| destination | target | connect4 ns per call | calls |")
+        w("|---|---|---|---|")
+        for name, c in cost.items():
+            w(f"| {labels.get(name, name)} | `{c['target']}` | {c['ns_per_call']:.0f} | {c['calls']} |")
     w("")
     out = []
     for name, (what, limit) in HOOK_TARGETS.items():

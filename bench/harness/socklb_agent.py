@@ -69,6 +69,18 @@ class Agent:
                 time.sleep(0.1)
         os.rmdir(self.cgroup)
 
+    def switch_binary(self, socklb_bin):
+        """Runs another build's agent on the same node: the datapath of the
+        one running is removed first (two builds' map layouts differ)."""
+        if socklb_bin == self.bin:
+            return
+        self.proc.stop()
+        run([self.bin, "uninstall", "--bpffs", self.bpffs, "--cgroup", self.cgroup])
+        self.bin = socklb_bin
+        self.command[0] = socklb_bin
+        self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
+        self.wait_for_services(2, after_sync=0, timeout=60)
+
     def restart(self):
         """A new agent process that adopts the pinned maps (its peak memory
         starts afresh); the datapath keeps serving meanwhile."""
