@@ -47,9 +47,19 @@ void fill_from_previous(ManifestSet& now, const ManifestSet& previous) {
     if (present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")}).second) now.broken.push_back(b);
 }
 
-// Runs work(0..count-1) on up to kParseThreads threads (this one included).
-// Parsing is the bulk of a first read; the machine has two cores.
-constexpr std::size_t kParseThreads = 2;
+// Parsing is the bulk of a first read, and files parse independently: one
+// thread per CPU. Capped, because each thread holds a whole file's text and
+// tree at once (up to the 64 MiB file limit each), and because the agent runs
+// beside the node's workloads: a burst of changes must not take every core of
+// a large node. hardware_concurrency() may say 0 (unknown): then one.
+constexpr unsigned kMaxParseThreads = 8;
+
+std::size_t parse_threads() {
+  static const std::size_t threads = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxParseThreads);
+  return threads;
+}
+
+// Runs work(0..count-1) on up to parse_threads() threads (this one included).
 
 template <typename Work>
 void run_on_workers(std::size_t count, Work work) {
@@ -58,7 +68,7 @@ void run_on_workers(std::size_t count, Work work) {
     for (std::size_t i; (i = next++) < count;) work(i);
   };
   std::vector<std::thread> helpers;
-  for (std::size_t t = 1; t < kParseThreads && t < count; ++t) helpers.emplace_back(worker);
+  for (std::size_t t = 1; t < parse_threads() && t < count; ++t) helpers.emplace_back(worker);
   worker();
   for (auto& h : helpers) h.join();
 }

@@ -10,7 +10,8 @@
 // file_stamp.h): a file whose stamp and content did not change is not parsed
 // again, so a sync after one edit costs that file only, and in that file only
 // the documents whose text changed (DocumentCache). Files that do need
-// parsing are parsed on two threads (the first read of a large tree).
+// parsing are parsed on one thread per CPU, up to 8 (the first read of a
+// large tree).
 
 #include <filesystem>
 #include <map>
