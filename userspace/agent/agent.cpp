@@ -3,13 +3,16 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
+#include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <ctime>
 #include <optional>
 
 #include <spdlog/spdlog.h>
 
+#include "agent/agent_events.h"
 #include "agent/manifest_watch.h"
 #include "agent/syncer.h"
 #include "datapath/pinned_maps.h"
@@ -25,22 +28,6 @@ constexpr std::chrono::seconds kRetryAfterFailure{1};
 // How often expired affinity entries are removed. An entry outlives its
 // timeout by at most this (the programs ignore an expired one anyway).
 constexpr std::chrono::seconds kAffinityExpiry{10};
-constexpr std::size_t kChangesLogged = 5;
-
-// "+default/web:http 10.96.0.10:80/TCP, ~... and 12 more"
-std::string describe_changes(const std::vector<std::string>& changes) {
-  std::string out;
-  for (std::size_t i = 0; i < changes.size() && i < kChangesLogged; ++i) out += (i ? ", " : " (") + changes[i];
-  if (changes.size() > kChangesLogged) out += fmt::format(" and {} more", changes.size() - kChangesLogged);
-  return changes.empty() ? out : out + ")";
-}
-
-void log_diagnostics(const Diagnostics& diagnostics) {
-  for (const auto& d : diagnostics) {
-    if (d.severity == Diagnostic::Severity::Error) spdlog::error("{}", d.str());
-    else spdlog::warn("{}", d.str());
-  }
-}
 
 UniqueFd termination_signals() {
   sigset_t set;
@@ -53,6 +40,14 @@ UniqueFd termination_signals() {
   return fd;
 }
 
+// "SIGTERM": the name of the signal waiting on a signalfd.
+std::string signal_received(int fd) {
+  signalfd_siginfo info{};
+  if (read(fd, &info, sizeof(info)) != sizeof(info)) return "unknown";
+  const char* abbrev = sigabbrev_np(static_cast<int>(info.ssi_signo));
+  return abbrev ? std::string("SIG") + abbrev : std::to_string(info.ssi_signo);
+}
+
 class Agent {
  public:
   Agent(const AgentOptions& options, MapStore& store) : options_(options), syncer_(store, options.reconcile) {
@@ -63,6 +58,11 @@ class Agent {
     }
   }
 
+  // A manifest changed: the next sync includes it.
+  void changed(std::chrono::steady_clock::time_point noticed) {
+    if (!first_unsynced_change_) first_unsynced_change_ = noticed;
+  }
+
   // true when the sync went through; false to retry later
   bool sync() {
     ++number_;
@@ -71,27 +71,28 @@ class Agent {
     try {
       input = reader_.read(options_.manifests);
     } catch (const std::exception& e) {
-      spdlog::error("sync {}: {}; the kernel keeps serving what it had", number_, e.what());
+      log_sync_failed(number_, "read", e.what(), kRetryAfterFailure);
       return false;
     }
-    log_diagnostics(input.diagnostics);
-    double read_ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - read_start).count();
+    log_diagnostics(number_, input.diagnostics);
+    SyncReport report;
+    report.sync = number_;
+    report.files = input.files;
+    report.parsed = reader_.last_work().parsed;
+    report.read = std::chrono::steady_clock::now() - read_start;
+    count(input.diagnostics, report);
     try {
       SyncResult r = syncer_.sync(input);
-      log_diagnostics(r.diagnostics);
-      const auto& s = r.summary;
-      spdlog::info("sync {}: {} services, {} backends from {} files ({} parsed in {:.1f} ms); changed: +{} ~{} -{}{}{}; "
-                   "{} map writes in {:.1f} ms",
-                   number_, s.services, s.backends, input.files, reader_.last_work().parsed, read_ms, s.added, s.updated,
-                   s.removed, describe_changes(s.changes),
-                   s.held ? fmt::format(", {} held at their previous state", s.held) : "", r.writes,
-                   r.took.count() / 1000.0);
+      if (first_unsynced_change_) report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
+      first_unsynced_change_.reset();
+      log_diagnostics(number_, r.diagnostics);
+      count(r.diagnostics, report);
+      log_sync(report, r);
       // the first sync too: pods may have gone while no agent ran
       if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
       return true;
     } catch (const std::exception& e) {
-      spdlog::error("sync {} failed: {}; every service is whole (old or new); retrying in {}s", number_, e.what(),
-                    kRetryAfterFailure.count());
+      log_sync_failed(number_, "apply", e.what(), kRetryAfterFailure);
       return false;
     }
   }
@@ -111,11 +112,14 @@ class Agent {
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
     if (!closer_) return;
     try {
-      if (int n = closer_->close_stale(gone_tcp); n > 0)
-        spdlog::info("sync {}: closed {} connected socket{} whose pod is gone", number_, n, n == 1 ? "" : "s");
+      if (int n = closer_->close_stale(gone_tcp); n > 0) log_sockets_closed(number_, n);
     } catch (const std::exception& e) {
       spdlog::warn("sync {}: cannot close sockets of removed backends: {}", number_, e.what());
     }
+  }
+
+  static void count(const Diagnostics& diagnostics, SyncReport& report) {
+    for (const auto& d : diagnostics) (d.severity == Diagnostic::Severity::Error ? report.errors : report.warnings)++;
   }
 
   const AgentOptions& options_;
@@ -123,6 +127,8 @@ class Agent {
   Syncer syncer_;
   ManifestReader reader_;
   int number_ = 0;
+  // when the oldest change no sync has applied yet reached the agent
+  std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
 };
 
 }  // namespace
@@ -136,10 +142,7 @@ int run_agent(const AgentOptions& options) {
 
   InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
   for (const auto& note : installed.notes) spdlog::warn("{}", note);
-  spdlog::info("datapath at {}: {} maps adopted, {} created, {} resized; attached to {}: {} links switched in place, {} created",
-               options.bpffs_dir.string(), installed.maps_adopted, installed.maps_created, installed.maps_resized,
-               options.cgroup.string(),
-               installed.links_updated, installed.links_created);
+  log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
 
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
@@ -173,14 +176,16 @@ int run_agent(const AgentOptions& options) {
     int timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
     if (poll(fds, 2, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
     if (fds[0].revents & POLLIN) {
-      spdlog::info("stopping; the datapath stays pinned at {} and keeps serving", options.bpffs_dir.string());
+      log_stopping(signal_received(signals.get()), options.bpffs_dir);
       return 0;
     }
     if (watch && (fds[1].revents & POLLIN)) {
+      auto noticed = std::chrono::steady_clock::now();
       bool changed = watch->drain();
       // let a burst of writes settle, then sync once
       while (poll(&fds[1], 1, static_cast<int>(options.settle.count())) > 0) changed |= watch->drain();
       if (changed) {
+        agent.changed(noticed);
         pending = true;
         retry_at = std::chrono::steady_clock::now();
       }

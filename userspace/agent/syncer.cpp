@@ -48,12 +48,14 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   quarantine_.restrict(limits);
   DesiredState desired = reconcile(input, settings_, kernel.owners());
   Plan plan = make_plan(desired, kernel, limits);
+  auto apply_start = std::chrono::steady_clock::now();
   try {
     apply_plan(plan, store_);
   } catch (...) {
     quarantine_.failed(plan);
     throw;
   }
+  auto apply_took = std::chrono::steady_clock::now() - apply_start;
   quarantine_.applied(plan);
   advance_state(kernel, plan);
   known_ = std::move(kernel);
@@ -68,6 +70,7 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   result.diagnostics = std::move(desired.diagnostics);
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
+  result.apply_took = std::chrono::duration_cast<std::chrono::microseconds>(apply_took);
   return result;
 }
 

@@ -7,9 +7,10 @@
 #include <iostream>
 
 #include <CLI/CLI.hpp>
-#include <spdlog/sinks/stdout_color_sinks.h>
 #include <spdlog/spdlog.h>
 
+#include "agent/event_log.h"
+#include "agent/agent_events.h"
 #include "cli/commands.h"
 #include "datapath/preflight.h"
 
@@ -27,11 +28,8 @@ int libbpf_to_spdlog(libbpf_print_level level, const char* format, va_list args)
   return 0;
 }
 
-void setup_logging(const std::string& level) {
-  auto logger = spdlog::stderr_color_mt("socklb");
-  logger->set_pattern("%Y-%m-%dT%H:%M:%S.%e %^%-5l%$ %v");
-  spdlog::set_default_logger(logger);
-  spdlog::set_level(spdlog::level::from_str(level));
+void setup_logs(const std::string& level, LogFormat format) {
+  setup_logging(spdlog::level::from_str(level), format);
   libbpf_set_print(libbpf_to_spdlog);
 }
 
@@ -45,6 +43,7 @@ struct RunFlags {
   std::string manifests, cgroup, bpffs = kDefaultBpffsDir.string(), node_name = host_name(), zone;
   std::vector<std::string> service_cidrs = {"10.96.0.0/12", "fd00:10:96::/108"};
   MapCapacities capacities;
+  LogFormat log_format = LogFormat::Text;
 };
 
 int run_command(const RunFlags& flags) {
@@ -96,6 +95,11 @@ int main(int argc, char** argv) {
                       "capacity: ClusterIP:ports of UDP sockets that talk to more than 4, node-wide")
       ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
 
+  run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
+      ->transform(CLI::CheckedTransformer(std::map<std::string, LogFormat>{{"text", LogFormat::Text},
+                                                                           {"json", LogFormat::Json}}))
+      ->default_str("text");
+
   std::string services_bpffs = kDefaultBpffsDir.string(), output = "table";
   auto* services_cmd = app.add_subcommand("services", "Show what the kernel serves now, read from the pinned maps");
   services_cmd->add_option("--bpffs", services_bpffs, "directory of the pinned maps")->capture_default_str();
@@ -109,7 +113,7 @@ int main(int argc, char** argv) {
                             "also detach socklb programs left attached to this cgroup without a pin");
 
   CLI11_PARSE(app, argc, argv);
-  setup_logging(log_level);
+  setup_logs(log_level, *run_cmd ? run.log_format : LogFormat::Text);
   try {
     if (*run_cmd) return run_command(run);
     if (*services_cmd) return services_command(services_bpffs, output);
@@ -119,7 +123,8 @@ int main(int argc, char** argv) {
   } catch (const CLI::Error& e) {
     return app.exit(e);
   } catch (const std::exception& e) {
-    std::cerr << "socklb: error: " << e.what() << "\n";
+    if (log_format() == LogFormat::Json) log_fatal(e.what());  // the last line is an event too
+    else std::cerr << "socklb: error: " << e.what() << "\n";
     return 1;
   }
   return 0;

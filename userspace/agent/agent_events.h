@@ -1,0 +1,48 @@
+#pragma once
+// What the agent tells the world, one function per event: the fields of its
+// JSON form (the contract, docs/events.md) and the line a person reads in
+// text mode, side by side so the two cannot drift apart unnoticed.
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "agent/syncer.h"
+#include "datapath/loader.h"
+#include "manifests/diagnostic.h"
+
+namespace socklb {
+
+void log_datapath_installed(const std::filesystem::path& bpffs, const std::filesystem::path& cgroup,
+                            const InstallReport& installed);
+
+// Errors and warnings about the input, each with its file, line, object and field.
+void log_diagnostics(int sync, const Diagnostics& diagnostics);
+
+struct SyncReport {
+  int sync = 0;
+  std::size_t files = 0;   // manifest files read
+  std::size_t parsed = 0;  // of which parsed (changed since the last read)
+  std::chrono::duration<double, std::milli> read{0};
+  // From the first file change this sync includes reaching the agent
+  // (inotify) to its last map write; none for the first sync and retries
+  // without a change.
+  std::optional<std::chrono::duration<double, std::milli>> since_change;
+  std::size_t errors = 0, warnings = 0;  // diagnostics of this sync, reader's and syncer's
+};
+void log_sync(const SyncReport& report, const SyncResult& result);
+
+// stage: "read" (the manifests could not be listed: nothing was written) or
+// "apply" (a map write or read failed: every service is whole, old or new).
+void log_sync_failed(int sync, std::string_view stage, const std::string& error, std::chrono::seconds retry_in);
+
+void log_sockets_closed(int sync, int count);
+
+void log_stopping(const std::string& signal, const std::filesystem::path& bpffs);
+
+// The agent could not start or had to stop: the error, naming the fix.
+void log_fatal(const std::string& error);
+
+}  // namespace socklb
