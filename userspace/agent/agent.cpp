@@ -13,6 +13,7 @@
 #include <spdlog/spdlog.h>
 
 #include "agent/agent_events.h"
+#include "agent/fault_point.h"
 #include "agent/manifest_watch.h"
 #include "agent/syncer.h"
 #include "datapath/pinned_maps.h"
@@ -50,7 +51,9 @@ std::string signal_received(int fd) {
 
 class Agent {
  public:
-  Agent(const AgentOptions& options, MapStore& store) : options_(options), syncer_(store, options.reconcile) {
+  Agent(const AgentOptions& options, MapStore& store, std::optional<FaultPoint> fault)
+      : options_(options),
+        syncer_(store, options.reconcile, fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
     try {
       closer_.emplace(options.bpffs_dir, options.cgroup);
     } catch (const std::exception& e) {
@@ -134,6 +137,11 @@ class Agent {
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
+  std::optional<FaultPoint> fault = fault_point_from_environment();  // a wrong value stops the start here
+  if (fault)
+    spdlog::warn("{}={} is set: this agent stops itself (SIGSTOP) before apply phase {} of its first sync with map "
+                 "writes; it is for tests, unset it otherwise",
+                 kFaultVariable, fault->str(), fault->phase);
   require_bpf_privileges();
   require_btf();
   require_cgroup2_dir(options.cgroup);
@@ -147,7 +155,7 @@ int run_agent(const AgentOptions& options) {
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
   auto maps = PinnedMaps::open(options.bpffs_dir, false);
-  Agent agent(options, *maps);
+  Agent agent(options, *maps, fault);
   UniqueFd signals = termination_signals();
   std::optional<ManifestWatch> watch;
   bool pending = true;  // the first sync, or a retry

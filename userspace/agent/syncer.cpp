@@ -50,7 +50,7 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   Plan plan = make_plan(desired, kernel, limits);
   auto apply_start = std::chrono::steady_clock::now();
   try {
-    apply_plan(plan, store_);
+    apply_plan(plan, store_, observer_);
   } catch (...) {
     quarantine_.failed(plan);
     throw;

@@ -9,6 +9,7 @@
 #include "datapath/kernel_state.h"
 #include "datapath/map_store.h"
 #include "desired/reconcile.h"
+#include "plan/apply_plan.h"
 #include "plan/id_quarantine.h"
 #include "plan/plan.h"
 
@@ -29,7 +30,8 @@ struct SyncResult {
 
 class Syncer {
  public:
-  Syncer(MapStore& store, ReconcileSettings settings) : store_(store), settings_(std::move(settings)) {}
+  Syncer(MapStore& store, ReconcileSettings settings, ApplyObserver observer = {})
+      : store_(store), settings_(std::move(settings)), observer_(std::move(observer)) {}
 
   // Throws std::runtime_error when a map write fails; the maps then hold a
   // consistent mix of old and new services and the next sync finishes the job.
@@ -45,6 +47,7 @@ class Syncer {
  private:
   MapStore& store_;
   ReconcileSettings settings_;
+  ApplyObserver observer_;
   // What the maps hold after the last sync, advanced from its plan; empty
   // after a failed write (the next sync reads the maps back).
   std::optional<KernelState> known_;

@@ -39,10 +39,10 @@ void purge_affinity(const std::vector<uint32_t>& service_ids, MapStore& store) {
 
 }  // namespace
 
-void apply_plan(const Plan& plan, MapStore& store) {
+void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer) {
   std::size_t i = 0;
   for (int phase = 1; phase <= 4; ++phase) {
-    // The debug lines mark the phases for tests that SIGKILL the agent inside one.
+    if (observer.before_phase) observer.before_phase(phase, plan);
     spdlog::debug("apply phase {}", phase);
     if (phase == 4 && i < plan.steps.size()) {
       // a connect that read a service before its flip may still use its old
