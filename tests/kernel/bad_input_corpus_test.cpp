@@ -14,10 +14,12 @@ using namespace kt;
 
 namespace {
 
-bool logged_after(ChildProcess& agent, std::size_t from, const std::vector<std::string>& fragments) {
-  auto lines = agent.lines();
-  for (std::size_t i = from; i < lines.size(); ++i)
-    if (std::all_of(fragments.begin(), fragments.end(), [&](const auto& f) { return lines[i].find(f) != std::string::npos; }))
+// A diagnostic (an error one when severity says so) logged from output line
+// `from` on whose text holds every fragment.
+bool logged_after(const Testbed& node, std::size_t from, const std::vector<std::string>& fragments,
+                  const std::string& severity = "") {
+  for (const auto& text : node.diagnostics(from, severity))
+    if (std::all_of(fragments.begin(), fragments.end(), [&](const auto& f) { return text.find(f) != std::string::npos; }))
       return true;
   return false;
 }
@@ -46,8 +48,8 @@ TEST_CASE("a running agent survives every bad input, names the file and keeps se
     node.apply("web.yaml", input.text);
     bool all_logged = true;
     for (const auto& fragments : input.expected_errors) {
-      bool found = logged_after(node.agent(), before, fragments) &&
-                   logged_after(node.agent(), before, {" error ", (node.manifests() / "web.yaml").string()});
+      bool found = logged_after(node, before, fragments) &&
+                   logged_after(node, before, {(node.manifests() / "web.yaml").string()}, "error");
       CHECK_MESSAGE(found, "not logged: " << doctest::toString(fragments) << "\nagent output since:\n"
                                           << [&] {
                                                std::string out;

@@ -2,6 +2,8 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
+
 #include "expectations.h"
 #include "manifests.h"
 
@@ -9,9 +11,13 @@ using namespace kt;
 
 namespace {
 
+// A diagnostic the agent logged holds `text`.
 void check_logged(Testbed& node, const std::string& text) {
   INFO("agent output:\n" << node.agent().output());
-  CHECK_MESSAGE(node.agent().output().find(text) != std::string::npos, "not logged: " << text);
+  auto diagnostics = node.diagnostics();
+  CHECK_MESSAGE(std::any_of(diagnostics.begin(), diagnostics.end(),
+                            [&](const std::string& d) { return d.find(text) != std::string::npos; }),
+                "not logged: " << text);
 }
 
 }  // namespace

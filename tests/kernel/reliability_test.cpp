@@ -235,26 +235,26 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
   std::set<std::string> old_set(old_gen.backends.begin(), old_gen.backends.end());
   std::set<std::string> new_set(new_gen.backends.begin(), new_gen.backends.end());
 
-  // An agent that logs when it starts writing maps, so that half the kills
-  // land inside the writes (the rest anywhere from exec to the end).
-  auto start_agent = [&] {
-    return std::make_unique<ChildProcess>(std::vector<std::string>{
-        SOCKLB_BIN, "--log-level", "debug", "run", "--manifests", node.manifests().string(), "--cgroup",
-        node.cgroup().string(), "--bpffs", node.bpffs().string()});
+  // An agent on this node; with a phase, one that stops itself just before
+  // that apply phase of its sync (SOCKLB_FAULT, docs/events.md), so that half
+  // the kills land inside a known phase of the writes (the rest anywhere from
+  // exec to the end).
+  auto start_agent = [&](int pause_before_phase = 0) {
+    std::vector<std::string> argv = node.agent_argv();
+    if (pause_before_phase)
+      argv.insert(argv.begin(), {"/usr/bin/env", "SOCKLB_FAULT=pause-before-phase:" + std::to_string(pause_before_phase)});
+    return std::make_unique<ChildProcess>(argv);
   };
-  auto is_phase = [](int phase) {
-    return [phase](const std::string& l) { return l.find("apply phase " + std::to_string(phase)) != std::string::npos; };
-  };
-  auto is_applying = is_phase(1);
-  auto is_sync = [](const std::string& l) { return l.find("map writes in") != std::string::npos; };
 
   write_generation(old_gen);
   auto start = Clock::now();
   auto first = start_agent();
-  REQUIRE(first->wait_for_line(is_applying, 0, 60s) >= 0);
-  auto writes_start = Clock::now();
-  REQUIRE(first->wait_for_line(is_sync, 0, 60s) >= 0);
-  auto whole = Clock::now() - start, writes = Clock::now() - writes_start;
+  int sync_line = wait_for_event(*first, "sync", 0, 60s);
+  REQUIRE(sync_line >= 0);
+  auto whole = Clock::now() - start;
+  // the agent's own measure of its map writes (apply phases 1 to 4)
+  auto writes = std::chrono::duration_cast<Clock::duration>(
+      std::chrono::duration<double, std::milli>(agent_event(first->lines()[sync_line])->at("apply_ms").get<double>()));
   using us = std::chrono::microseconds;
   MESSAGE("a cold start with ", kCrashServices, " services took ", std::chrono::duration_cast<us>(whole).count() / 1000,
           " ms, of which writing the maps ", std::chrono::duration_cast<us>(writes).count() / 1000, " ms");
@@ -268,13 +268,18 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
     CAPTURE(round);
     target = target == &old_gen ? &new_gen : &old_gen;
     write_generation(*target);
-    auto agent = start_agent();
     // rounds 0-3: within 1/4 of the writes' time after the start of phase
     // 1..4 (see apply_plan.cpp); rounds 4-7: anywhere from exec to the end
     int phase = round < 4 ? round + 1 : 0;
+    auto agent = start_agent(phase);
     auto window = std::chrono::duration_cast<us>(phase ? writes / 4 : whole).count();
     auto delay = us(random() % std::max<int64_t>(window, 1));
-    if (phase) REQUIRE(agent->wait_for_line(is_phase(phase), 0, 60s) >= 0);
+    if (phase) {
+      // stopped just before the phase: let it run, and kill it `delay` into it
+      REQUIRE(wait_for_event(*agent, "fault_point", 0, 60s) >= 0);
+      REQUIRE(wait_until_stopped(agent->pid(), 10s));
+      agent->signal(SIGCONT);
+    }
     std::this_thread::sleep_for(delay);
     agent->signal(SIGKILL);
     agent->wait();
@@ -347,8 +352,8 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   };
   CHECK(served() == 3);
   int full_errors = 0;
-  for (const auto& line : node.agent().lines())
-    full_errors += line.find("map is full (3 entries): raise --max-services") != std::string::npos;
+  for (const auto& text : node.diagnostics())
+    full_errors += text.find("map is full (3 entries): raise --max-services") != std::string::npos;
   CHECK(full_errors == 2);
 
   // raise the limit under load: the pinned maps are resized, not dropped
@@ -360,7 +365,7 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   node.kill_agent(SIGTERM);
   node.start_agent({"--max-services", "8"});
   // the maps --max-services sizes: addrs_v4/_v6, services_v4/_v6, service_state, service_names
-  CHECK(node.agent().output().find("6 resized") != std::string::npos);
+  CHECK(node.events("datapath").at(0)["maps_resized"] == 6);
   CHECK(served() == 5);
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects through a resize of the service maps; failed: ", count_failed(attempts));

@@ -43,7 +43,10 @@ void removed_pod_closes_its_sockets(const Scenario& s) {
 
   node.apply("svc.yaml", svc + (a_chosen ? b_pod : a_pod));
   int line = node.agent().wait_for_line(
-      [](const std::string& l) { return l.find("closed 1 connected socket whose pod is gone") != std::string::npos; },
+      [](const std::string& l) {
+        auto e = agent_event(l);
+        return e && (*e)["event"] == "sockets_closed" && (*e)["count"] == 1;
+      },
       0, std::chrono::seconds(5));
   auto closed_at = Clock::now();
   CHECK_MESSAGE(line >= 0, node.agent().output());

@@ -23,8 +23,6 @@ std::string address_of(const std::string& endpoint) {
   return host;
 }
 
-bool is_sync_line(const std::string& line) { return line.find(" sync ") != std::string::npos && line.find(": ") != std::string::npos && line.find("map writes") != std::string::npos; }
-
 void remove_cgroup(const fs::path& cgroup) {
   // processes still inside (a client killed mid-test) must go first
   for (int attempt = 0; attempt < 50 && fs::exists(cgroup); ++attempt) {
@@ -107,11 +105,16 @@ void Testbed::write_manifest(const std::string& file, const std::string& yaml) {
 
 void Testbed::remove_manifest(const std::string& file) { fs::remove(manifests_ / file); }
 
-void Testbed::start_agent(const std::vector<std::string>& extra_args) {
-  std::vector<std::string> argv = {SOCKLB_BIN,         "run",      "--manifests", manifests_.string(), "--cgroup",
-                                   cgroup_.string(), "--bpffs", bpffs_.string(),   "--node-name", "node-a"};
+std::vector<std::string> Testbed::agent_argv(const std::vector<std::string>& extra_args) const {
+  std::vector<std::string> argv = {SOCKLB_BIN,        "run",        "--log-format", "json",      "--manifests",
+                                   manifests_.string(), "--cgroup", cgroup_.string(), "--bpffs", bpffs_.string(),
+                                   "--node-name",     "node-a"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  agent_ = std::make_unique<ChildProcess>(argv);
+  return argv;
+}
+
+void Testbed::start_agent(const std::vector<std::string>& extra_args) {
+  agent_ = std::make_unique<ChildProcess>(agent_argv(extra_args));
   wait_for_sync_after(0);
 }
 
@@ -120,23 +123,30 @@ void Testbed::kill_agent(int sig) {
   agent_->wait();
 }
 
-int Testbed::syncs_logged() const {
-  int n = 0;
-  for (const auto& line : agent_->lines()) n += is_sync_line(line);
-  return n;
-}
+int Testbed::syncs_logged() const { return static_cast<int>(events("sync").size()); }
 
-std::string Testbed::wait_for_sync_after(int after, std::chrono::milliseconds timeout) {
+nlohmann::json Testbed::wait_for_sync_after(int after, std::chrono::milliseconds timeout) {
   int seen = 0;
-  int index = agent_->wait_for_line([&](const std::string& l) { return is_sync_line(l) && ++seen > after; }, 0, timeout);
-  if (index < 0) throw std::runtime_error("no sync logged in time; agent output:\n" + agent_->output());
-  return agent_->lines()[index];
+  int index = agent_->wait_for_line([&](const std::string& l) { return is_event(l, "sync") && ++seen > after; }, 0, timeout);
+  if (index < 0) throw std::runtime_error("no sync event in time; agent output:\n" + agent_->output());
+  return *agent_event(agent_->lines()[index]);
 }
 
-std::string Testbed::apply(const std::string& file, const std::string& yaml) {
+nlohmann::json Testbed::apply(const std::string& file, const std::string& yaml) {
   int before = syncs_logged();
   write_manifest(file, yaml);
   return wait_for_sync_after(before);
+}
+
+std::vector<nlohmann::json> Testbed::events(const std::string& name, std::size_t from) const {
+  return events_in(agent_->lines(), name, from);
+}
+
+std::vector<std::string> Testbed::diagnostics(std::size_t from, const std::string& severity) const {
+  std::vector<std::string> out;
+  for (const auto& d : events("diagnostic", from))
+    if (severity.empty() || d["severity"] == severity) out.push_back(diagnostic_text(d));
+  return out;
 }
 
 std::vector<std::string> Testbed::probe_connect_argv(const std::vector<std::string>& to, const ConnectOptions& o) const {

@@ -13,6 +13,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "agent_log.h"
 #include "child_process.h"
 
 namespace kt {
@@ -62,13 +63,21 @@ class Testbed {
 
   // Starts `socklb run` on this node and waits for its first sync.
   void start_agent(const std::vector<std::string>& extra_args = {});
+  // Its command line: this node's paths, the JSON event log (docs/events.md).
+  std::vector<std::string> agent_argv(const std::vector<std::string>& extra_args = {}) const;
   void kill_agent(int sig);
   ChildProcess& agent() { return *agent_; }
   int syncs_logged() const;
-  // Waits for a sync logged after `after` syncs; returns its log line.
-  std::string wait_for_sync_after(int after, std::chrono::milliseconds timeout = std::chrono::seconds(10));
-  // Writes a manifest and waits for the sync that applies it.
-  std::string apply(const std::string& file, const std::string& yaml);
+  // Waits for a sync event after `after` syncs; returns it.
+  nlohmann::json wait_for_sync_after(int after, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  // Writes a manifest and waits for the sync that applies it; returns its event.
+  nlohmann::json apply(const std::string& file, const std::string& yaml);
+  // The agent's events named `name` (all when empty), from its output line `from` on.
+  std::vector<nlohmann::json> events(const std::string& name = "", std::size_t from = 0) const;
+  // Its diagnostics from output line `from` on, as the text log words them
+  // ("web.yaml:10: Service default/web: spec.ports[0].port: ..."); errors only
+  // when `severity` is "error".
+  std::vector<std::string> diagnostics(std::size_t from = 0, const std::string& severity = "") const;
 
   std::vector<Attempt> connect(const std::string& to, const ConnectOptions& options = {});
   // The attempts take turns over the addresses (one socket for all with reuse_socket).
