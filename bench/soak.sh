@@ -6,7 +6,8 @@
 # server on its loopback, no route off the machine), a child cgroup, a bpffs
 # directory and a manifest directory. A churn loop rewrites the manifests
 # without pause: endpoints move, services are added and removed. Every few
-# seconds it samples the agent's VmRSS and open fds, the syncs logged so far,
+# seconds it samples the agent's VmRSS and open fds, the syncs so far (from its
+# event stream, docs/events.md),
 # and one connect from the namespace to the canary's ClusterIP (through the
 # cgroup, so through socklb). Everything it made is removed at the end, also
 # on failure or Ctrl-C.
@@ -42,6 +43,7 @@ done
 
 SOCKLB=$PWD/build/userspace/socklb
 PROBE=$PWD/build/tests/socklb-probe
+EVENTS="python3 $PWD/bench/harness/agent_events.py"  # the agent's JSON events, read for us
 if [ ! -x "$SOCKLB" ] || [ ! -x "$PROBE" ]; then
   scripts/install-deps.sh >/dev/null
   scripts/build.sh >/dev/null
@@ -120,14 +122,13 @@ ip -n "$NS" addr add "$CANARY_POD/32" dev lo
 mkdir "$CG"
 "$PROBE" --netns "$NS" serve --tcp "$CANARY_POD:8080" >"$WORK/server.log" 2>&1 &
 server_pid=$!
-"$SOCKLB" run --manifests "$MANIFESTS" --cgroup "$CG" --bpffs "$BPFFS" --node-name soak-node >"$LOG" 2>&1 &
+"$SOCKLB" run --log-format json --manifests "$MANIFESTS" --cgroup "$CG" --bpffs "$BPFFS" --node-name soak-node \
+  >"$LOG" 2>&1 &
 agent_pid=$!
-for _ in $(seq 300); do
-  grep -q " sync 1:" "$LOG" && grep -q '^ready' "$WORK/server.log" && break
-  kill -0 "$agent_pid" 2>/dev/null || { cat "$LOG"; echo "soak: the agent did not start" >&2; exit 1; }
-  sleep 0.1
-done
-grep -q " sync 1:" "$LOG" || { echo "soak: no first sync in 30 s" >&2; exit 1; }
+$EVENTS wait "$LOG" sync --timeout 30 --pid "$agent_pid" ||
+  { tail -20 "$LOG"; echo "soak: no first sync in 30 s (the agent's last lines above)" >&2; exit 1; }
+for _ in $(seq 50); do grep -q '^ready' "$WORK/server.log" && break; sleep 0.1; done
+grep -q '^ready' "$WORK/server.log" || { cat "$WORK/server.log"; echo "soak: the canary's server did not start" >&2; exit 1; }
 
 # Churn: endpoint moves mostly, a service removed or (re)added now and then.
 # Bounded: it stops when the soak ends (killed), at most one write per 50 ms.
@@ -149,7 +150,7 @@ churn_pid=$!
 
 rss_kb() { awk '/^VmRSS:/{print $2}' "/proc/$agent_pid/status"; }
 fd_count() { ls "/proc/$agent_pid/fd" | wc -l; }
-syncs() { grep -c " sync [0-9]*: " "$LOG" || true; }
+syncs() { $EVENTS count "$LOG" sync; }
 canary() {  # ok when the connect reached the canary pod through the ClusterIP
   "$PROBE" --netns "$NS" --cgroup "$CG" connect --to "$CANARY_VIP:80" --proto tcp --count 1 --timeout-ms 2000 2>/dev/null |
     grep -q '"ok":true' && echo ok || echo FAIL
@@ -188,11 +189,10 @@ for k in "${!times[@]}"; do
     [ "${fds[$k]}" -lt "$last_fds" ] && last_fds=${fds[$k]}
   fi
 done
-errors=$(grep -c " error " "$LOG" || true)
-echo "soak: $(syncs) syncs, $errors error lines in the agent log, $canary_fail canary connects failed"
-if [ "$errors" -gt 0 ]; then  # which kinds, without timestamps and sync numbers
-  grep " error " "$LOG" | cut -d' ' -f4- | sed -E 's/sync [0-9]+/sync N/; s/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 |
-    sed 's/^/soak:   /'
+errors=$($EVENTS errors "$LOG" | wc -l)
+echo "soak: $(syncs) syncs, $errors error events in the agent log, $canary_fail canary connects failed"
+if [ "$errors" -gt 0 ]; then  # which kinds, without the numbers
+  $EVENTS errors "$LOG" | sed -E 's/[0-9]+/N/g' | sort | uniq -c | sort -rn | head -5 | sed 's/^/soak:   /'
 fi
 echo "soak: max RSS ${first_max} KiB in [${window}s, $((2 * window))s), ${last_max} KiB in the last ${window}s" \
      "($(( (last_max - first_max) * 1000 / (first_max > 0 ? first_max : 1) )) per mille)"

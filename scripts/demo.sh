@@ -35,6 +35,7 @@ echo "demo: built build/userspace/socklb"
 
 SOCKLB=$PWD/build/userspace/socklb
 PROBE=$PWD/build/tests/socklb-probe
+EVENTS="python3 $PWD/bench/harness/agent_events.py"  # reads the agent's JSON events (docs/events.md)
 id=slbdemo$$
 CG=$(awk '$3=="cgroup2"{print $2; exit}' /proc/mounts)/$id
 BPFFS=/sys/fs/bpf/$id
@@ -58,15 +59,12 @@ trap 'exit 130' INT TERM
 
 # 1. The agent, attached to a cgroup of the demo's own.
 mkdir "$CG"
-"$SOCKLB" run --manifests "$manifests" --cgroup "$CG" --bpffs "$BPFFS" >"$LOG" 2>&1 &
+"$SOCKLB" run --log-format json --manifests "$manifests" --cgroup "$CG" --bpffs "$BPFFS" >"$LOG" 2>&1 &
 agent_pid=$!
-for _ in $(seq 100); do
-  grep -q " sync 1:" "$LOG" && break
-  kill -0 "$agent_pid" 2>/dev/null || { cat "$LOG"; echo "demo: the agent did not start" >&2; exit 1; }
-  sleep 0.1
-done
-echo "demo: agent running; its log:"
-sed 's/^/  | /' "$LOG"
+$EVENTS wait "$LOG" sync --timeout 10 --pid "$agent_pid" ||
+  { $EVENTS show "$LOG"; echo "demo: the agent did not start" >&2; exit 1; }
+echo "demo: agent running; its events (socklb run --log-format json, shown one per line):"
+$EVENTS show "$LOG" | sed 's/^/  | /'
 services=$("$SOCKLB" services --bpffs "$BPFFS" -o json)
 
 # 2. The pods: one namespace each, a veth to the client namespace, a server
@@ -137,7 +135,7 @@ demo: still running. From another shell:
   bpftool map dump pinned $BPFFS/addrs_v4     # ClusterIPs with their ports and service ids, and their pods
   $PROBE --netns $CLIENT --cgroup $CG connect --to $(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services") --count 5
   sh -c 'echo \$\$ > $CG/cgroup.procs; exec ip netns exec $CLIENT <command>'   # any program as a client
-  edit $manifests/*.yaml and follow the agent: tail -f $LOG
+  edit $manifests/*.yaml and follow the agent: $EVENTS show --follow $LOG
 Ctrl-C stops the demo and removes everything it made.
 EXPLORE
   wait "$agent_pid"

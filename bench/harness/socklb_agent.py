@@ -10,10 +10,19 @@ import signal
 import subprocess
 import time
 
+import agent_events
 import services
 from system import Spawned, in_cgroup_netns, log, run
 
-SYNC_LINE = re.compile(r"sync (\d+): (\d+) services, (\d+) backends")
+# Only for a --baseline-build from before `--log-format json` (docs/events.md):
+# its human sync line is all it tells. Every build since is read by its events.
+LEGACY_SYNC_LINE = re.compile(r"sync (\d+): (\d+) services, (\d+) backends")
+
+
+def speaks_events(socklb_bin):
+    """Whether this build's agent has the JSON event log."""
+    r = run([socklb_bin, "run", "--help"], check=False)
+    return "--log-format" in (r.stdout or "") + (r.stderr or "")
 
 
 def cgroup2_root():
@@ -37,6 +46,7 @@ class Agent:
         self.pod_ips = pod_ips
         self.proc = None
         self.command = None
+        self.events = True  # the running build logs JSON events; False for a legacy baseline
 
     def start(self, max_services, max_backends):
         os.makedirs(self.manifests)
@@ -46,8 +56,8 @@ class Agent:
         self.cleanup.push(f"cgroup {self.cgroup}", self._remove_cgroup)
         self.cleanup.push(f"socklb pins {self.bpffs}", lambda: run(
             [self.bin, "uninstall", "--bpffs", self.bpffs, "--cgroup", self.cgroup], check=False))
-        self.command = [self.bin, "run", "--manifests", self.manifests, "--cgroup", self.cgroup,
-                        "--bpffs", self.bpffs, "--max-services", str(max_services),
+        self.command = [self.bin, "run", "--log-format", "json", "--manifests", self.manifests,
+                        "--cgroup", self.cgroup, "--bpffs", self.bpffs, "--max-services", str(max_services),
                         "--max-backends", str(max_backends)]
         self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
         self.wait_for_services(2, after_sync=0, timeout=30)
@@ -78,22 +88,34 @@ class Agent:
         run([self.bin, "uninstall", "--bpffs", self.bpffs, "--cgroup", self.cgroup])
         self.bin = socklb_bin
         self.command[0] = socklb_bin
-        self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
+        self.events = speaks_events(socklb_bin)
+        self.proc = Spawned(self.cleanup, "socklb agent", self._command(), self.log_path)
         self.wait_for_services(2, after_sync=0, timeout=60)
+
+    def _command(self):
+        """The agent's command line for the build that runs now."""
+        if self.events:
+            return self.command
+        return [a for a in self.command if a not in ("--log-format", "json")]
 
     def restart(self):
         """A new agent process that adopts the pinned maps (its peak memory
         starts afresh); the datapath keeps serving meanwhile."""
         self.proc.stop()
-        self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
+        self.proc = Spawned(self.cleanup, "socklb agent", self._command(), self.log_path)
         self.wait_for_services(2, after_sync=0, timeout=60)
 
     def client_command(self, ns, cmd):
         return in_cgroup_netns(self.cgroup, ns, cmd)
 
     def last_sync(self):
-        syncs = SYNC_LINE.findall(open(self.log_path).read())
-        return tuple(int(x) for x in syncs[-1]) if syncs else (0, 0, 0)
+        """(number, services, backends) of the agent's last sync; zeros before the first."""
+        text = open(self.log_path, errors="replace").read()
+        if not self.events:
+            syncs = LEGACY_SYNC_LINE.findall(text)
+            return tuple(int(x) for x in syncs[-1]) if syncs else (0, 0, 0)
+        syncs = agent_events.parse_text(text, "sync")
+        return (syncs[-1]["sync"], syncs[-1]["services"], syncs[-1]["backends"]) if syncs else (0, 0, 0)
 
     def wait_for_services(self, count, after_sync, timeout):
         """Waits for a sync numbered above after_sync that serves `count`
