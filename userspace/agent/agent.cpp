@@ -188,12 +188,17 @@ int run_agent(const AgentOptions& options) {
       return 0;
     }
     if (watch && (fds[1].revents & POLLIN)) {
-      auto noticed = std::chrono::steady_clock::now();
-      bool changed = watch->drain();
+      // when the first event about a manifest arrived (not a temporary file's)
+      std::optional<std::chrono::steady_clock::time_point> changed;
+      auto note = [&] {
+        auto noticed = std::chrono::steady_clock::now();
+        if (watch->drain() && !changed) changed = noticed;
+      };
+      note();
       // let a burst of writes settle, then sync once
-      while (poll(&fds[1], 1, static_cast<int>(options.settle.count())) > 0) changed |= watch->drain();
+      while (poll(&fds[1], 1, static_cast<int>(options.settle.count())) > 0) note();
       if (changed) {
-        agent.changed(noticed);
+        agent.changed(*changed);
         pending = true;
         retry_at = std::chrono::steady_clock::now();
       }
