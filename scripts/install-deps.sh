@@ -24,7 +24,7 @@ packages=(
   haproxy nginx-light libnginx-mod-stream   # userspace TCP proxies (nginx: stream module)
   gnuplot-nox                        # PNG charts
   linux-perf                         # profiling a missed target
-  time                               # peak RSS (bench/, bench/soak.sh, tests/perf)
+  time                               # peak RSS (bench/, bench/soak.sh, bench/control_plane)
 )
 
 missing=()

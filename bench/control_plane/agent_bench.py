@@ -5,16 +5,23 @@ Generates N services x B backends (gen_manifests.py), starts the agent on a
 cgroup and a bpffs directory of its own (no traffic is sent: only the maps are
 programmed), and measures
 
-  start:  from the agent's exec to its first sync log line;
+  start:  from the agent's exec to its first sync event;
   change: from an EndpointSlice file rewrite (one endpoint moved, the file
-          renamed into place) to the sync log line that applied it, CHANGES
-          times; prints p50/p99/max;
+          renamed into place) to the sync event that applied it, CHANGES
+          times; prints p50/p99/max, and the agent's own figure for the same
+          changes (the event's since_change_ms: the change reaching the agent
+          to its map writes done);
   memory: peak RSS of the agent (/usr/bin/time -v).
+
+It reads the agent's JSON event stream (`--log-format json`, docs/events.md)
+through ../harness/agent_events.py. bench/run's control-plane section measures
+the same with traffic (to the first connect that reaches the new pod); this
+one is for profiling the agent alone (--perf-record) at any scale.
 
 Everything it makes (cgroup, pins, manifest dir, the agent) is removed on exit,
 also on failure or Ctrl-C.
 
-  tests/perf/agent_bench.py --socklb build/userspace/socklb --services 10000 --changes 200
+  bench/control_plane/agent_bench.py --socklb build/userspace/socklb --services 10000 --changes 200
 """
 
 import argparse
@@ -29,10 +36,11 @@ import tempfile
 import threading
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(os.path.dirname(HERE), "harness"))
+import agent_events  # noqa: E402
 import gen_manifests  # noqa: E402
-
-SYNC = re.compile(r" sync (\d+): .* map writes in ([0-9.]+) ms")
 
 
 def cgroup2_root():
@@ -49,6 +57,7 @@ class Agent:
 
     def __init__(self, argv, time_file):
         self.lines = []  # (monotonic, text)
+        self.syncs_seen = []  # (monotonic, sync event)
         self.cond = threading.Condition()
         self.started = time.monotonic()
         self.proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", time_file] + argv,
@@ -79,25 +88,36 @@ class Agent:
 
     def _read(self):
         for line in self.proc.stderr:
+            now = time.monotonic()
+            event = agent_events.parse_line(line)
             with self.cond:
-                self.lines.append((time.monotonic(), line.rstrip("\n")))
+                self.lines.append((now, line.rstrip("\n")))
+                if event and event["event"] == "sync":
+                    self.syncs_seen.append((now, event))
                 self.cond.notify_all()
 
     def syncs(self):
         with self.cond:
-            return [(t, l) for t, l in self.lines if SYNC.search(l)]
+            return list(self.syncs_seen)
 
     def wait_sync(self, after, timeout):
+        """(arrival time, event) of the sync after the first `after` ones."""
         deadline = time.monotonic() + timeout
         with self.cond:
             while True:
-                syncs = [(t, l) for t, l in self.lines if SYNC.search(l)]
-                if len(syncs) > after:
-                    return syncs[after]
+                if len(self.syncs_seen) > after:
+                    return self.syncs_seen[after]
                 if self.proc.poll() is not None or time.monotonic() > deadline:
                     tail = "\n".join(l for _, l in self.lines[-20:])
                     raise RuntimeError(f"no sync #{after + 1} in {timeout}s; agent output:\n{tail}")
                 self.cond.wait(0.05)
+
+
+def describe(sync):
+    """One sync event, briefly."""
+    return (f"sync {sync['sync']}: {sync['services']} services, {sync['backends']} backends, "
+            f"+{sync['added']} ~{sync['updated']} -{sync['removed']}, {sync['writes']} map writes; "
+            f"read {sync['read_ms']:.1f} ms, plan {sync['plan_ms']:.1f} ms, apply {sync['apply_ms']:.1f} ms")
 
 
 def percentile(values, p):
@@ -149,18 +169,19 @@ def main():
             print(f"generated {a.services} services x {a.backends} backends in {2 * files} files "
                   f"({sum(os.path.getsize(os.path.join(manifests, f)) for f in os.listdir(manifests)) >> 20} MiB) "
                   f"in {time.monotonic() - t:.1f} s")
-        argv = [a.socklb, "run", "--manifests", manifests, "--cgroup", cgroup, "--bpffs", bpffs,
+        argv = [a.socklb, "run", "--log-format", "json", "--manifests", manifests, "--cgroup", cgroup, "--bpffs", bpffs,
                 "--max-services", str(max(65536, a.services * 2)),
                 "--max-backends", str(max(262144, a.services * a.backends * 3))]
         if a.perf_record:
             argv = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", a.perf_record, "--"] + argv
         agent = Agent(argv, os.path.join(work, "time.txt"))
-        t, line = agent.wait_sync(0, 300)
+        t, sync = agent.wait_sync(0, 300)
         print(f"start: first sync {1000 * (t - agent.started):.0f} ms after exec, agent CPU {agent.cpu_seconds():.2f} s "
-              f"| {line.split(' ', 2)[2]}")
+              f"| {describe(sync)}")
         cpu_before = agent.cpu_seconds()
 
         latencies = []
+        in_agent = []  # the agent's own: change reaching it -> map writes done
         rng = random.Random(os.getpid())
         generations = {}  # service -> how often its first endpoint moved: every change stays
         for n in range(a.changes):
@@ -171,18 +192,24 @@ def main():
             text = gen_manifests.slice_file_text(index, per_file, a.services, a.backends, generations)
             gen_manifests.write_atomic(os.path.join(manifests, f"slices-{index:03d}.yaml"), text)
             written = time.monotonic()
-            t, line = agent.wait_sync(before, 30)
+            t, sync = agent.wait_sync(before, 30)
             latencies.append(1000 * (t - written))
-            if "~1 " not in line and "~1;" not in line:
+            if sync["since_change_ms"] is not None:
+                in_agent.append(sync["since_change_ms"])
+            if (sync["added"], sync["updated"], sync["removed"]) != (0, 1, 0):
                 print(f"change {n} (svc-{service}, slices-{index:03d}.yaml written at +{written - agent.started:.3f} s) "
-                      f"gave an unexpected sync at +{t - agent.started:.3f} s:", line)
+                      f"gave an unexpected sync at +{t - agent.started:.3f} s:", describe(sync))
             time.sleep(0.03)
         if latencies:
             cpu = (agent.cpu_seconds() - cpu_before) / len(latencies)
             print(f"change: agent CPU {1000 * cpu:.1f} ms per change (average)")
-            print(f"change: {len(latencies)} endpoint changes, file write -> sync line: "
+            print(f"change: {len(latencies)} endpoint changes, file write -> sync event: "
                   f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
-                  f"max {max(latencies):.1f} ms | last: {line.split(' ', 2)[2]}")
+                  f"max {max(latencies):.1f} ms | last: {describe(sync)}")
+        if in_agent:
+            print(f"change: in the agent (since_change_ms, change noticed -> map writes done): "
+                  f"p50 {percentile(in_agent, 50):.1f} ms, p99 {percentile(in_agent, 99):.1f} ms, "
+                  f"max {max(in_agent):.1f} ms")
         agent.stop(30)
         with open(os.path.join(work, "time.txt")) as f:
             rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())
