@@ -7,7 +7,7 @@
 #include <algorithm>
 #include <iostream>
 
-#include "../unit/bad_corpus.h"
+#include "bad_corpus.h"
 #include "expectations.h"
 
 using namespace kt;

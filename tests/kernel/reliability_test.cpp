@@ -15,6 +15,7 @@
 #include "datapath/pinned_maps.h"
 #include "expectations.h"
 #include "manifests.h"
+#include "served.h"
 
 using namespace kt;
 using namespace std::chrono_literals;
@@ -183,6 +184,7 @@ struct Generation {
   std::vector<std::string> backends;  // "10.244.3.1:8080"
 };
 constexpr int kCrashServices = 10000;
+using LiveAddresses = std::map<socklb::ServiceKey, std::optional<std::set<std::string>>>;
 constexpr int kServicesPerFile = 1000;
 
 std::string crash_vip(int i) { return "10.100." + std::to_string(i / 256) + "." + std::to_string(i % 256); }
@@ -200,25 +202,12 @@ std::string crash_file(const Generation& gen, int file) {
   return out;
 }
 
-// What the kernel serves for VIP:80/TCP: nullopt when the entries are
-// inconsistent (a connect could fail), an empty set when not served at all.
-std::optional<std::set<std::string>> served(const socklb::KernelState& state, const std::string& vip) {
-  auto ip = *socklb::IpAddress::parse(vip);
-  socklb::ServiceKey key{ip, 80, socklb::Protocol::TCP};
-  if (!state.services.count(key)) return std::set<std::string>{};
-  auto addr = state.addrs.find(ip);
-  if (addr == state.addrs.end() || !socklb::addr_is_vip(addr->second)) return std::nullopt;
-  const socklb_service_state* service = state.served(key);
-  if (!service) return std::nullopt;
-  auto ids = state.live_backend_ids(*service);
-  if (!ids || ids->empty()) return std::nullopt;
-  std::set<std::string> out;
-  for (auto id : *ids) {
-    auto b = state.backends.find(id);
-    if (b == state.backends.end() || b->second.service_id != service->id) return std::nullopt;
-    out.insert(socklb::decode_backend(b->second).str());
-  }
-  return out;
+// What the kernel serves for VIP:80/TCP (decoded once per state by
+// live_addresses()): nullopt when the entries are inconsistent (a connect
+// could fail), an empty set when not served at all.
+std::optional<std::set<std::string>> served(const LiveAddresses& state, const std::string& vip) {
+  auto it = state.find(socklb::ServiceKey{*socklb::IpAddress::parse(vip), 80, socklb::Protocol::TCP});
+  return it == state.end() ? std::set<std::string>{} : it->second;
 }
 
 }  // namespace
@@ -286,7 +275,7 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
     kills++;
 
     auto maps = socklb::PinnedMaps::open(node.bpffs(), true);
-    auto state = socklb::read_kernel_state(*maps);
+    auto state = socklb::test::live_addresses(socklb::read_kernel_state(*maps));
     int as_old = 0, as_new = 0;
     for (int i = 0; i < kCrashServices + kServicesPerFile; ++i) {
       auto now = served(state, crash_vip(i));
@@ -318,7 +307,7 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
 
   // the next start converges to exactly the manifests
   node.start_agent();
-  auto state = socklb::read_kernel_state(*socklb::PinnedMaps::open(node.bpffs(), true));
+  auto state = socklb::test::live_addresses(socklb::read_kernel_state(*socklb::PinnedMaps::open(node.bpffs(), true)));
   const std::set<std::string>& want = target == &old_gen ? old_set : new_set;
   int wrong = 0;
   for (int i = 0; i < kCrashServices + kServicesPerFile; ++i) {

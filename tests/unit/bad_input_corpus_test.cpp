@@ -21,10 +21,10 @@ using namespace socklb::test;
 
 namespace {
 
-const Served kBefore{{"10.96.0.10:80/TCP default/web", {"10.244.1.10:8080"}},
+const ServedBackends kBefore{{"10.96.0.10:80/TCP default/web", {"10.244.1.10:8080"}},
                      {"10.96.0.20:80/TCP default/api", {"10.244.2.10:8080"}}};
 // web held at its previous state; api's new slice and the new service applied
-const Served kAfterBadEdit{{"10.96.0.10:80/TCP default/web", {"10.244.1.10:8080"}},
+const ServedBackends kAfterBadEdit{{"10.96.0.10:80/TCP default/web", {"10.244.1.10:8080"}},
                            {"10.96.0.20:80/TCP default/api", {"10.244.2.11:8080"}},
                            {"10.96.0.30:80/TCP default/fresh", {"10.244.3.10:8080"}}};
 
@@ -63,7 +63,7 @@ void run_case(const BadInput& input, Tally& tally) {
   dir.write("web.yaml", read_whole(base / "web.yaml"));
   dir.write("api.yaml", read_whole(base / "api.yaml"));
   syncer.sync(reader.read(dir.path()));
-  REQUIRE(served(store) == kBefore);
+  REQUIRE(served_backends(store) == kBefore);
 
   dir.write("web.yaml", input.text);
   dir.write("api.yaml", read_whole(base / "api-next.yaml"));
@@ -89,7 +89,7 @@ void run_case(const BadInput& input, Tally& tally) {
       else ++tally.file_and_line_only;
     }
     tally.errors_matched += all_found;
-    Served now = served(store);
+    ServedBackends now = served_backends(store);
     CHECK(now == kAfterBadEdit);
     tally.held += now.count("10.96.0.10:80/TCP default/web") && now.at("10.96.0.10:80/TCP default/web") == kBefore.at("10.96.0.10:80/TCP default/web");
     tally.neighbours_applied += now.count("10.96.0.30:80/TCP default/fresh") && now.at("10.96.0.20:80/TCP default/api") == std::vector<std::string>{"10.244.2.11:8080"};
@@ -99,8 +99,8 @@ void run_case(const BadInput& input, Tally& tally) {
     read = reader.read(dir.path());
     synced = syncer.sync(read);
     CHECK(errors_of(read, synced).empty());
-    CHECK(served(store) == kAfterBadEdit);
-    tally.recovered += served(store) == kAfterBadEdit;
+    CHECK(served_backends(store) == kAfterBadEdit);
+    tally.recovered += served_backends(store) == kAfterBadEdit;
   } catch (const std::exception& e) {
     ++tally.exceptions;
     FAIL_CHECK("the sync threw: " << e.what());

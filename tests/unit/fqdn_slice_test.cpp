@@ -77,10 +77,10 @@ TEST_CASE("beside an FQDN slice, a pod removed from the service's IPv4 slice sto
   store.check_after_every_write(datapath_invariant_violations);
   Syncer syncer(store, settings());
   syncer.sync(manifests(kWeb + ipv4_slice("[{addresses: [10.244.1.1]}, {addresses: [10.244.1.2]}]") + kFqdnSlice));
-  CHECK(served(store) == Served{{"10.96.0.10:80/TCP default/web", {"10.244.1.1:8080", "10.244.1.2:8080"}}});
+  CHECK(served_backends(store) == ServedBackends{{"10.96.0.10:80/TCP default/web", {"10.244.1.1:8080", "10.244.1.2:8080"}}});
 
   SyncResult result = syncer.sync(manifests(kWeb + ipv4_slice("[{addresses: [10.244.1.2]}]") + kFqdnSlice));
-  CHECK(served(store) == Served{{"10.96.0.10:80/TCP default/web", {"10.244.1.2:8080"}}});
+  CHECK(served_backends(store) == ServedBackends{{"10.96.0.10:80/TCP default/web", {"10.244.1.2:8080"}}});
   CHECK(result.summary.held == 0);
   CHECK(store.violations().empty());
 }

@@ -1,7 +1,7 @@
 #pragma once
 // Helpers for the plan tests: desired states built in code, one sync step
-// (plan + apply against the fake store, every write checked), and the kernel
-// state read back in the shape of the desired one.
+// (plan + apply against the fake store, every write checked), and checks of
+// the kernel state read back (served.h: in the shape of the desired one).
 
 #include <doctest/doctest.h>
 
@@ -16,6 +16,7 @@
 #include "fake_map_store.h"
 #include "plan/apply_plan.h"
 #include "plan/plan.h"
+#include "served.h"
 
 namespace socklb::test {
 
@@ -71,108 +72,6 @@ inline socklb_service_state state_of(const KernelState& k, const ServiceKey& key
   return *state;
 }
 
-inline std::string state_tag(BackendState state) {
-  switch (state) {
-    case BackendState::Active: return "";
-    case BackendState::Terminating: return "(t)";
-    case BackendState::Serving: return "(s)";
-    case BackendState::Listed: return "(l)";
-  }
-  return "?";
-}
-
-// What one service entry serves, decoded the way a connect() would see it.
-struct Served {
-  ServiceRef ref;
-  std::string port_name;
-  uint32_t affinity_timeout_sec = 0;
-  bool fallback = false;
-  std::vector<Backend> backends;  // every backend entry (listed-only endpoints have none), sorted
-  bool slots_match = true;        // the slot set is exactly the entries new connects may use
-
-  bool operator==(const Served&) const = default;
-  std::string str() const {
-    std::string out = ref.str() + ":" + port_name + " affinity=" + std::to_string(affinity_timeout_sec) +
-                      (fallback ? " fallback" : "") + (slots_match ? "" : " SLOTS-DIFFER") + " [";
-    for (const auto& b : backends) out += b.str() + state_tag(b.state) + " ";
-    return out + "]";
-  }
-};
-
-using ServedMap = std::map<ServiceKey, Served>;
-
-// The backends of a service's live slot set, sorted; nullopt when a slot or
-// backend is missing or belongs to another service.
-inline std::optional<std::vector<Backend>> live_backends(const KernelState& k, const socklb_service_state& state) {
-  auto ids = k.live_backend_ids(state);
-  if (!ids) return std::nullopt;
-  std::vector<Backend> out;
-  for (uint32_t id : *ids) {
-    auto it = k.backends.find(id);
-    if (it == k.backends.end() || it->second.service_id != state.id) return std::nullopt;
-    out.push_back(decode_backend(it->second));
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
-inline ServedMap served(const KernelState& k) {
-  ServedMap out;
-  for (const auto& [key, id] : k.services) {
-    const socklb_service_state* state = k.served(key);
-    Served s;
-    s.ref = k.owner(id);
-    if (auto name = k.names.find(id); name != k.names.end())
-      s.port_name = name_field(name->second.port_name, sizeof(name->second.port_name));
-    if (!state) {
-      s.slots_match = false;
-      out[key] = std::move(s);
-      continue;
-    }
-    ServiceShape shape = decode_shape(*state);
-    s.affinity_timeout_sec = shape.affinity ? shape.affinity_timeout_sec : 0;
-    s.fallback = shape.fallback;
-    std::vector<Backend> chosen;
-    for (const auto& [backend_id, backend] : k.backends) {
-      if (backend.service_id != id) continue;
-      s.backends.push_back(decode_backend(backend));
-      if (chosen_for_new_connects(s.backends.back().state)) chosen.push_back(s.backends.back());
-    }
-    std::sort(s.backends.begin(), s.backends.end());
-    std::sort(chosen.begin(), chosen.end());
-    s.slots_match = live_backends(k, *state) == chosen;
-    out[key] = std::move(s);
-  }
-  return out;
-}
-
-inline Served served(const DesiredService& d) {
-  std::vector<Backend> entries;
-  for (const auto& b : d.backends)
-    if (b.state != BackendState::Listed) entries.push_back(b);
-  bool any_chosen = std::any_of(entries.begin(), entries.end(), [](const Backend& b) { return chosen_for_new_connects(b.state); });
-  bool fallback = any_chosen && std::none_of(entries.begin(), entries.end(), [](const Backend& b) {
-    return b.state == BackendState::Active;
-  });
-  return {d.ref, d.port_name, d.affinity_timeout_sec, fallback, entries, true};
-}
-
-inline ServedMap served(const DesiredState& desired) {
-  ServedMap out;
-  for (const auto& [key, d] : desired.services) out[key] = served(d);
-  return out;
-}
-
-inline std::string diff(const ServedMap& got, const ServedMap& want) {
-  std::string out;
-  for (const auto& [k, s] : want)
-    if (!got.count(k)) out += "missing " + k.str() + " " + s.str() + "\n";
-    else if (!(got.at(k) == s)) out += "differs " + k.str() + ": got " + got.at(k).str() + " want " + s.str() + "\n";
-  for (const auto& [k, s] : got)
-    if (!want.count(k)) out += "extra " + k.str() + " " + s.str() + "\n";
-  return out;
-}
-
 // Entries nothing uses: left behind, they would fill the maps over time.
 inline std::string garbage(const KernelState& k) {
   std::size_t slots = 0;
@@ -200,9 +99,7 @@ inline std::string garbage(const KernelState& k) {
 // Every intermediate state serves, for every key, its old backends or its
 // new ones: never a mix, never something else.
 inline FakeMapStore::Checker old_or_new(const KernelState& before, const ServedMap& after) {
-  std::map<ServiceKey, std::optional<std::vector<Backend>>> old_sets;
-  for (const auto& [key, id] : before.services)
-    old_sets[key] = before.served(key) ? live_backends(before, *before.served(key)) : std::nullopt;
+  std::map<ServiceKey, std::optional<std::vector<Backend>>> old_sets = live_sets(before);
   // a slot set as addresses: the state of an entry may change before the
   // flip (a pod turning terminating keeps its slot until then)
   auto addresses = [](std::vector<Backend> v) {
@@ -215,10 +112,7 @@ inline FakeMapStore::Checker old_or_new(const KernelState& before, const ServedM
   };
   return [old_sets, after, addresses, chosen](const FakeMapStore& store) {
     std::vector<std::string> problems = datapath_invariant_violations(store);
-    KernelState now = read_kernel_state(store);
-    for (const auto& [key, id] : now.services) {
-      const auto* state = now.served(key);
-      auto live = state ? live_backends(now, *state) : std::nullopt;
+    for (const auto& [key, live] : live_sets(read_kernel_state(store))) {
       if (!live) continue;  // reported by the invariant
       auto old = old_sets.find(key);
       bool is_old = old != old_sets.end() && (!old->second || addresses(*old->second) == addresses(*live));

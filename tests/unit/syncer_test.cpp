@@ -40,7 +40,7 @@ std::string payment_slice(const std::string& ip) {
 }
 
 // What the maps serve, as "key -> backends".
-std::map<std::string, Strings> serving(const MapStore& store) { return socklb::test::served(store); }
+std::map<std::string, Strings> serving(const MapStore& store) { return served_backends(store); }
 
 bool has_error(const SyncResult& result, const std::string& object) {
   return std::any_of(result.diagnostics.begin(), result.diagnostics.end(), [&](const Diagnostic& d) {

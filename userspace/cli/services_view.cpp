@@ -37,6 +37,8 @@ std::vector<ServiceRow> service_rows(const KernelState& state) {
     row.ref = state.owner(id);
     if (auto name = state.names.find(id); name != state.names.end())
       row.port_name = name_field(name->second.port_name, sizeof(name->second.port_name));
+    auto addr = state.addrs.find(key.vip);
+    row.reachable = addr != state.addrs.end() && addr_is_vip(addr->second);
     const socklb_service_state* served = state.served(key);
     row.incomplete = !served;
     if (served) {
@@ -51,8 +53,10 @@ std::vector<ServiceRow> service_rows(const KernelState& state) {
         else row.backends.emplace_back(backend_id, decode_backend(backend->second));
       }
     }
+    row.live = row.backends.size();
     for (uint32_t backend_id : entries_of[id]) {
       Backend b = decode_backend(state.backends.at(backend_id));
+      row.entries.emplace_back(backend_id, b);
       if (!chosen_for_new_connects(b.state)) row.backends.emplace_back(backend_id, b);
     }
     rows.push_back(std::move(row));

@@ -1,5 +1,7 @@
 #pragma once
 // `socklb services`: what the kernel serves, read back from the pinned maps.
+// service_rows() is the one decoder of "what does each ClusterIP:port serve";
+// the tests build their views of the maps on it too (tests/support/served.h).
 
 #include <cstdint>
 #include <string>
@@ -19,7 +21,16 @@ struct ServiceRow {
   uint32_t affinity_timeout_sec = 0;  // 0: none
   bool fallback = false;              // serving terminating backends: no ready one left
   bool incomplete = false;            // a slot or backend is missing (should never show)
-  std::vector<std::pair<uint32_t, Backend>> backends;  // id, backend
+  // The ClusterIP's address entry marks it as one, so connects to it are
+  // translated at all (false only if that entry is missing: should never show).
+  bool reachable = false;
+  // id, backend: the live set first (what new connects choose from, in slot
+  // order), then the entries kept only for open flows (not chosen for new ones).
+  std::vector<std::pair<uint32_t, Backend>> backends;
+  std::size_t live = 0;  // how many of `backends` are the live set
+  // Every backend entry that names this service, by id. Between syncs these
+  // are `backends`; inside one, also entries written but not flipped to yet.
+  std::vector<std::pair<uint32_t, Backend>> entries;
 };
 
 std::vector<ServiceRow> service_rows(const KernelState& state);
