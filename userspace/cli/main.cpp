@@ -43,7 +43,7 @@ struct RunFlags {
   std::string manifests, cgroup, bpffs = kDefaultBpffsDir.string(), node_name = host_name(), zone;
   std::vector<std::string> service_cidrs = {"10.96.0.0/12", "fd00:10:96::/108"};
   MapCapacities capacities;
-  LogFormat log_format = LogFormat::Text;
+  std::string log_format = "text";
 };
 
 int run_command(const RunFlags& flags) {
@@ -96,9 +96,7 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
 
   run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
-      ->transform(CLI::CheckedTransformer(std::map<std::string, LogFormat>{{"text", LogFormat::Text},
-                                                                           {"json", LogFormat::Json}}))
-      ->default_str("text");
+      ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 
   std::string services_bpffs = kDefaultBpffsDir.string(), output = "table";
   auto* services_cmd = app.add_subcommand("services", "Show what the kernel serves now, read from the pinned maps");
@@ -113,7 +111,7 @@ int main(int argc, char** argv) {
                             "also detach socklb programs left attached to this cgroup without a pin");
 
   CLI11_PARSE(app, argc, argv);
-  setup_logs(log_level, *run_cmd ? run.log_format : LogFormat::Text);
+  setup_logs(log_level, *run_cmd && run.log_format == "json" ? LogFormat::Json : LogFormat::Text);
   try {
     if (*run_cmd) return run_command(run);
     if (*services_cmd) return services_command(services_bpffs, output);
