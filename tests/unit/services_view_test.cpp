@@ -123,3 +123,29 @@ TEST_CASE("render_json: every field of a row, null affinity when there is none")
   CHECK(json[2]["backends"].empty());
   CHECK(render_json({}).dump() == "[]");
 }
+
+TEST_CASE("service_rows: the live count, every entry of the service and whether its ClusterIP is reachable") {
+  auto rows = service_rows(sample_state());
+  REQUIRE(rows.size() == 3);
+  for (const auto& row : rows) CHECK(row.reachable);
+  CHECK(rows[0].live == 1);  // dns: its terminating backend is the live set (fallback)
+  CHECK(rows[0].entries == rows[0].backends);
+  CHECK(rows[1].live == 2);
+  CHECK(rows[1].entries.size() == 2);
+  CHECK(rows[2].live == 0);
+  CHECK(rows[2].entries.empty());
+
+  // a backend entry written for the service but not in its live set (a sync
+  // between its phases) is among its entries, not its backends
+  KernelState k = sample_state();
+  socklb_backend extra = k.backends.at(rows[1].backends[0].first);  // an active backend of the http port
+  k.backends[4000] = extra;
+  auto with_extra = service_rows(k);
+  CHECK(with_extra[1].live == 2);
+  CHECK(with_extra[1].backends.size() == 2);
+  CHECK(with_extra[1].entries.size() == 3);
+
+  k.addrs.erase(skey("10.96.0.10", 80).vip);
+  CHECK_FALSE(service_rows(k)[1].reachable);
+  CHECK(service_rows(k)[0].reachable);
+}
