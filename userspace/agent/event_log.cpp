@@ -3,6 +3,7 @@
 #include <time.h>
 
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include <spdlog/pattern_formatter.h>
