@@ -186,7 +186,7 @@ def write(outdir, results):
                   f"rewritten (write + rename) to a different pod, timed to the first connect that reaches it "
                   f"(a client connecting in a loop), {len(samples)} changes: median "
                   f"{statistics.median(samples) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max "
-                  f"{samples[-1] * 1000:.1f} ms (the agent waits 20 ms for writes to settle before a sync). "
+                  f"{samples[-1] * 1000:.1f} ms. "
                   f"The agent used {results.get('agent_cpu_per_change_s', 0) * 1000:.0f} ms of CPU per change; "
                   "for the rest of the wall time it was not running (most likely waiting for a CPU: see the load average).\n")
                 if results.get("agent_profile"):

@@ -46,9 +46,9 @@ TEST_CASE("a held service absent from the desired state keeps exactly what the k
     CHECK(plan.summary.removed == 0);
     check_serves(store, want);
   }
-  SUBCASE("held by namespace") {
+  SUBCASE("every service of a namespace held") {
     DesiredState d;
-    d.held_namespaces.insert("default");
+    d.held = {{"default", "a"}, {"default", "b"}};
     Plan plan = sync_step(store, d, was);
     CHECK(plan.summary.held == 2);
     CHECK(plan.empty());

@@ -20,7 +20,8 @@
 #include "datapath/preflight.h"
 #include "datapath/stale_sockets.h"
 #include "datapath/sys_error.h"
-#include "manifests/manifest_reader.h"
+#include "sources/manifest_source.h"
+#include "store/object_store.h"
 
 namespace socklb {
 namespace {
@@ -53,6 +54,7 @@ class Agent {
  public:
   Agent(const AgentOptions& options, MapStore& store, std::optional<FaultPoint> fault)
       : options_(options),
+        source_(options.manifests),
         syncer_(store, options.reconcile, fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
     try {
       closer_.emplace(options.bpffs_dir, options.cgroup);
@@ -66,31 +68,36 @@ class Agent {
     if (!first_unsynced_change_) first_unsynced_change_ = noticed;
   }
 
-  // true when the sync went through; false to retry later
-  bool sync() {
+  // true when the sync went through; false to retry later. `resync`: the
+  // periodic full one.
+  bool sync(bool resync = false) {
     ++number_;
-    ManifestSet input;
     auto read_start = std::chrono::steady_clock::now();
+    SourceUpdate update;
     try {
-      input = reader_.read(options_.manifests);
+      update = source_.read();
     } catch (const std::exception& e) {
       log_sync_failed(number_, "read", e.what(), kRetryAfterFailure);
       return false;
     }
-    log_diagnostics(number_, input.diagnostics);
+    objects_.apply(update);
+    log_diagnostics(number_, update.diagnostics);
     SyncReport report;
     report.sync = number_;
-    report.files = input.files;
-    report.parsed = reader_.last_work().parsed;
+    report.resync = resync;
+    report.files = update.origins;
+    report.parsed = update.parsed;
     report.read = std::chrono::steady_clock::now() - read_start;
-    count(input.diagnostics, report);
+    count(update.diagnostics, report);
     try {
-      SyncResult r = syncer_.sync(input);
+      SyncResult r = resync ? syncer_.resync(objects_) : syncer_.sync(objects_);
       if (first_unsynced_change_) report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
       first_unsynced_change_.reset();
       log_diagnostics(number_, r.diagnostics);
       count(r.diagnostics, report);
       log_sync(report, r);
+      if (resync && r.writes && update.empty())
+        spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
       // the first sync too: pods may have gone while no agent ran
       if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
       return true;
@@ -127,8 +134,9 @@ class Agent {
 
   const AgentOptions& options_;
   std::optional<StaleSocketCloser> closer_;
+  ManifestSource source_;
+  ObjectStore objects_;  // every object the source reported, with what changed since the last sync
   Syncer syncer_;
-  ManifestReader reader_;
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
@@ -161,6 +169,7 @@ int run_agent(const AgentOptions& options) {
   bool pending = true;  // the first sync, or a retry
   auto retry_at = std::chrono::steady_clock::now();
   auto expire_at = retry_at + kAffinityExpiry;
+  auto resync_at = retry_at + options.full_resync;
 
   for (;;) {
     if (!watch) {
@@ -175,12 +184,19 @@ int run_agent(const AgentOptions& options) {
       if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
     }
     auto now = std::chrono::steady_clock::now();
+    if (!pending && now >= resync_at) {
+      pending = !agent.sync(true);
+      if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
+      resync_at = std::chrono::steady_clock::now() + options.full_resync;
+      now = std::chrono::steady_clock::now();
+    }
     if (now >= expire_at) {
       agent.expire_affinity();
       expire_at = now + kAffinityExpiry;
     }
     pollfd fds[2] = {{signals.get(), POLLIN, 0}, {watch ? watch->fd() : -1, POLLIN, 0}};
-    auto wake = pending || !watch ? std::min(expire_at, now + kRetryAfterFailure) : expire_at;
+    auto wake = std::min(expire_at, resync_at);
+    if (pending || !watch) wake = std::min(wake, now + kRetryAfterFailure);
     int timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
     if (poll(fds, 2, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
     if (fds[0].revents & POLLIN) {
@@ -188,19 +204,15 @@ int run_agent(const AgentOptions& options) {
       return 0;
     }
     if (watch && (fds[1].revents & POLLIN)) {
-      // when the first event about a manifest arrived (not a temporary file's)
-      std::optional<std::chrono::steady_clock::time_point> changed;
-      auto note = [&] {
-        auto noticed = std::chrono::steady_clock::now();
-        if (watch->drain() && !changed) changed = noticed;
-      };
-      note();
-      // let a burst of writes settle, then sync once
-      while (poll(&fds[1], 1, static_cast<int>(options.settle.count())) > 0) note();
-      if (changed) {
-        agent.changed(*changed);
+      // No waiting for a burst to settle: what arrived is applied now, and
+      // what arrives meanwhile goes out in one batch with the next sync, so
+      // under a stream of changes each is applied within about two syncs.
+      // Files are read when complete (IN_CLOSE_WRITE, IN_MOVED_TO).
+      auto noticed = std::chrono::steady_clock::now();
+      if (watch->drain()) {
+        agent.changed(noticed);
         pending = true;
-        retry_at = std::chrono::steady_clock::now();
+        retry_at = noticed;
       }
     }
   }

@@ -17,9 +17,10 @@ struct AgentOptions {
   std::filesystem::path cgroup;
   ReconcileSettings reconcile;
   MapCapacities capacities;
-  // Changes closer together than this are applied in one sync (an editor
-  // writing several files, a `cp -r`).
-  std::chrono::milliseconds settle{20};
+  // How often every service is reconciled anew against the maps read back:
+  // the safety net under the incremental syncs (a bug, or a map written by
+  // someone else), not the path of changes.
+  std::chrono::seconds full_resync{300};
 };
 
 // Returns the process exit code. Start-up problems throw with a message

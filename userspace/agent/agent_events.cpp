@@ -79,10 +79,11 @@ void log_sync(const SyncReport& report, const SyncResult& result) {
              {"changes", std::move(changes)},
              {"changes_omitted", s.changes.size() - std::min(s.changes.size(), kChangesInEvent)},
              {"errors", report.errors},
-             {"warnings", report.warnings}},
-            fmt::format("sync {}: {} services, {} backends from {} files ({} parsed in {:.1f} ms); changed: +{} ~{} "
+             {"warnings", report.warnings},
+             {"resync", report.resync}},
+            fmt::format("{} {}: {} services, {} backends from {} files ({} parsed in {:.1f} ms); changed: +{} ~{} "
                         "-{}{}{}; {} map writes in {:.1f} ms",
-                        report.sync, s.services, s.backends, report.files, report.parsed, report.read.count(), s.added,
+                        report.resync ? "full resync" : "sync", report.sync, s.services, s.backends, report.files, report.parsed, report.read.count(), s.added,
                         s.updated, s.removed, describe_changes(s.changes),
                         s.held ? fmt::format(", {} held at their previous state", s.held) : "", result.writes,
                         result.took.count() / 1000.0));

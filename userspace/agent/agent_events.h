@@ -31,6 +31,9 @@ struct SyncReport {
   // without a change.
   std::optional<std::chrono::duration<double, std::milli>> since_change;
   std::size_t errors = 0, warnings = 0;  // diagnostics of this sync, reader's and syncer's
+  // The periodic full resync: every service reconciled anew against the
+  // maps read back. Its writes, if any, repaired drift.
+  bool resync = false;
 };
 void log_sync(const SyncReport& report, const SyncResult& result);
 

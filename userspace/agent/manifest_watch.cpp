@@ -11,8 +11,10 @@ namespace socklb {
 namespace fs = std::filesystem;
 namespace {
 
-// Writes are seen when the file is closed; renames and deletes cover editors
-// that replace a file, and kubectl-style atomic symlink swaps.
+// Writes are seen when the file is closed, not when it is created (it may
+// still be half written); renames and deletes cover editors that replace a
+// file, and kubectl-style atomic symlink swaps. IN_CREATE is watched for new
+// directories only.
 constexpr uint32_t kEvents = IN_CLOSE_WRITE | IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | IN_DELETE_SELF |
                              IN_MOVE_SELF | IN_ATTRIB;
 
@@ -32,14 +34,23 @@ ManifestWatch::ManifestWatch(fs::path root)
 void ManifestWatch::watch_tree() {
   fs::path dir = root_is_file_ ? root_.parent_path() : root_;
   if (dir.empty()) dir = ".";
-  if (inotify_add_watch(fd_.get(), dir.c_str(), kEvents) < 0)
-    throw SystemError("cannot watch " + dir.string(), errno);
+  int wd = inotify_add_watch(fd_.get(), dir.c_str(), kEvents);
+  if (wd < 0) throw SystemError("cannot watch " + dir.string(), errno);
+  dirs_[wd] = dir;
   if (root_is_file_) return;
   std::error_code ec;
   for (auto it = fs::recursive_directory_iterator(dir, fs::directory_options::skip_permission_denied, ec);
        !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-    if (it->is_directory(ec)) inotify_add_watch(fd_.get(), it->path().c_str(), kEvents);  // re-adding is harmless
+    if (!it->is_directory(ec)) continue;
+    wd = inotify_add_watch(fd_.get(), it->path().c_str(), kEvents);  // re-adding is harmless
+    if (wd >= 0) dirs_[wd] = it->path();
   }
+}
+
+bool ManifestWatch::is_symlink(int wd, const std::string& name) const {
+  auto dir = dirs_.find(wd);
+  std::error_code ec;
+  return dir != dirs_.end() && fs::is_symlink(dir->second / name, ec);
 }
 
 bool ManifestWatch::drain() {
@@ -51,12 +62,16 @@ bool ManifestWatch::drain() {
     for (char* p = buf; p < buf + n;) {
       auto* event = reinterpret_cast<inotify_event*>(p);
       std::string name = event->len ? event->name : "";
+      // a created file is read once its writer closes it (IN_CLOSE_WRITE
+      // follows); a symlink or hard link is complete when it appears
+      p += sizeof(inotify_event) + event->len;
+      bool file_created = (event->mask & IN_CREATE) && !(event->mask & IN_ISDIR);
+      if (file_created && !is_symlink(event->wd, name)) continue;
       if (root_is_file_) {
         relevant |= name == root_.filename().string();
       } else {
         relevant |= (event->mask & (IN_ISDIR | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW)) || concerns_manifest(name);
       }
-      p += sizeof(inotify_event) + event->len;
     }
   }
   if (relevant && !root_is_file_) {

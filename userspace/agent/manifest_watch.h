@@ -2,6 +2,7 @@
 // Tells when the manifests under a path may have changed (inotify).
 
 #include <filesystem>
+#include <map>
 #include <string>
 
 #include "datapath/unique_fd.h"
@@ -19,10 +20,13 @@ class ManifestWatch {
 
  private:
   void watch_tree();
+  // a file created in a watched directory is a symlink: complete as it appears
+  bool is_symlink(int wd, const std::string& name) const;
 
   std::filesystem::path root_;
   bool root_is_file_;
   UniqueFd fd_;
+  std::map<int, std::filesystem::path> dirs_;  // watch descriptor -> directory
 };
 
 }  // namespace socklb

@@ -5,6 +5,7 @@
 
 #include "plan/advance_state.h"
 #include "plan/apply_plan.h"
+#include "sources/object_event.h"
 
 namespace socklb {
 namespace {
@@ -30,6 +31,22 @@ std::vector<ReverseKey> tcp_endpoints_in(const KernelState& kernel) {
 }  // namespace
 
 SyncResult Syncer::sync(const ManifestSet& input) {
+  ObjectStore objects;
+  objects.apply(upserts_of(input));
+  reconciler_ = Reconciler(settings_);
+  look_at_kernel_services_ = true;
+  return sync(objects);
+}
+
+SyncResult Syncer::resync(ObjectStore& objects) {
+  objects.mark_all_dirty();
+  reconciler_ = Reconciler(settings_);
+  look_at_kernel_services_ = true;
+  known_.reset();
+  return sync(objects);
+}
+
+SyncResult Syncer::sync(ObjectStore& objects) {
   auto start = std::chrono::steady_clock::now();
   if (!known_) {
     KernelState read = read_kernel_state(store_);
@@ -46,7 +63,20 @@ SyncResult Syncer::sync(const ManifestSet& input) {
 
   PlanLimits limits = limits_of(store_);
   quarantine_.restrict(limits);
-  DesiredState desired = reconcile(input, settings_, kernel.owners());
+  ServingNow serving{[&](const ServiceKey& key) -> std::optional<ServiceRef> {
+                       auto it = kernel.services.find(key);
+                       if (it == kernel.services.end()) return std::nullopt;
+                       return kernel.owner(it->second);
+                     },
+                     [&](const IpAddress& ip) {
+                       auto it = kernel.addrs.find(ip);
+                       return it != kernel.addrs.end() && addr_is_vip(it->second);
+                     }};
+  std::set<ServiceRef> also;
+  if (look_at_kernel_services_)
+    for (const auto& [_, id] : kernel.services) also.insert(kernel.owner(id));
+  reconciler_.update(objects, serving, also);
+  const DesiredState& desired = reconciler_.desired();
   Plan plan = make_plan(desired, kernel, limits);
   auto apply_start = std::chrono::steady_clock::now();
   try {
@@ -59,6 +89,7 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   quarantine_.applied(plan);
   advance_state(kernel, plan);
   known_ = std::move(kernel);
+  look_at_kernel_services_ = false;
 
   SyncResult result;
   std::set_difference(tcp_endpoints_->begin(), tcp_endpoints_->end(), plan.tcp_endpoints.begin(),
@@ -67,7 +98,7 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   result.summary = plan.summary;
   result.writes = plan.writes();
   result.backends_freed = plan.released_backend_ids.size();
-  result.diagnostics = std::move(desired.diagnostics);
+  result.diagnostics = desired.diagnostics;
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   result.apply_took = std::chrono::duration_cast<std::chrono::microseconds>(apply_took);

@@ -1,6 +1,7 @@
 #pragma once
-// One sync: manifests -> desired state -> plan -> map writes. Runs against
-// any MapStore, so the whole control path is tested without a kernel.
+// One sync: the objects the store marked dirty -> desired state -> plan ->
+// map writes. Runs against any MapStore, so the whole control path is tested
+// without a kernel.
 
 #include <chrono>
 #include <optional>
@@ -12,6 +13,7 @@
 #include "plan/apply_plan.h"
 #include "plan/id_quarantine.h"
 #include "plan/plan.h"
+#include "store/object_store.h"
 
 namespace socklb {
 
@@ -31,11 +33,18 @@ struct SyncResult {
 class Syncer {
  public:
   Syncer(MapStore& store, ReconcileSettings settings, ApplyObserver observer = {})
-      : store_(store), settings_(std::move(settings)), observer_(std::move(observer)) {}
+      : store_(store), settings_(settings), observer_(std::move(observer)), reconciler_(std::move(settings)) {}
 
-  // Throws std::runtime_error when a map write fails; the maps then hold a
-  // consistent mix of old and new services and the next sync finishes the job.
+  // Reconciles what `objects` marked dirty since the last sync and writes
+  // the difference. Throws std::runtime_error when a map write fails; the
+  // maps then hold a consistent mix of old and new services and the next
+  // sync finishes the job.
+  SyncResult sync(ObjectStore& objects);
+  // The same from scratch: `input` is all there is (tests, one-shot runs).
   SyncResult sync(const ManifestSet& input);
+  // The safety net: every service reconciled anew and compared with the
+  // maps as read back, so any drift between them is repaired.
+  SyncResult resync(ObjectStore& objects);
 
   // Removes affinity entries whose timeout passed, or whose service is gone
   // or no longer asks for affinity: the affinity map is not an LRU (a client
@@ -48,6 +57,10 @@ class Syncer {
   MapStore& store_;
   ReconcileSettings settings_;
   ApplyObserver observer_;
+  Reconciler reconciler_;
+  // Reconcile looks at every service the kernel serves too: set until a
+  // sync went through after the maps were read back.
+  bool look_at_kernel_services_ = true;
   // What the maps hold after the last sync, advanced from its plan; empty
   // after a failed write (the next sync reads the maps back).
   std::optional<KernelState> known_;

@@ -44,6 +44,7 @@ struct RunFlags {
   std::vector<std::string> service_cidrs = {"10.96.0.0/12", "fd00:10:96::/108"};
   MapCapacities capacities;
   std::string log_format = "text";
+  unsigned full_resync_sec = 300;
 };
 
 int run_command(const RunFlags& flags) {
@@ -52,6 +53,7 @@ int run_command(const RunFlags& flags) {
   options.bpffs_dir = flags.bpffs;
   options.cgroup = flags.cgroup.empty() ? find_cgroup2_root() : std::filesystem::path(flags.cgroup);
   options.capacities = flags.capacities;
+  options.full_resync = std::chrono::seconds(flags.full_resync_sec);
   options.reconcile.node = {flags.node_name, flags.zone};
   for (const auto& text : flags.service_cidrs) {
     auto cidr = Cidr::parse(text);
@@ -95,6 +97,10 @@ int main(int argc, char** argv) {
                       "capacity: ClusterIP:ports of UDP sockets that talk to more than 4, node-wide")
       ->check(CLI::Range(1u, 1u << 24))->capture_default_str();
 
+  run_cmd->add_option("--full-resync", run.full_resync_sec,
+                      "seconds between full resyncs: every service reconciled anew and compared with the maps read "
+                      "back, repairing any drift (changes are applied as they come, not by this)")
+      ->check(CLI::Range(1u, 86400u))->capture_default_str();
   run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 

@@ -7,7 +7,7 @@
 #include <vector>
 
 #include "datapath/map_layout.h"
-#include "desired/service_table.h"
+#include "model/service.h"
 
 namespace socklb {
 

@@ -1,6 +1,7 @@
 #include "desired/endpoint_index.h"
 
 #include <algorithm>
+#include <tuple>
 
 namespace socklb {
 namespace {
@@ -37,36 +38,34 @@ std::optional<std::vector<std::string>> node_hints(const Service& svc, const Pod
 
 }  // namespace
 
-bool selector_matches(const Labels& selector, const Labels& labels) {
-  return std::all_of(selector.begin(), selector.end(), [&](const auto& kv) {
-    auto it = labels.find(kv.first);
-    return it != labels.end() && it->second == kv.second;
-  });
-}
-
-EndpointIndex::EndpointIndex(const ManifestSet& input) {
-  // An FQDN slice is ignored as if absent (kube-proxy does the same): a
-  // service with only such slices takes its endpoints from the next source.
-  for (const auto& slice : input.slices)
-    if (!slice.fqdn) slices_[{slice.meta.ns, slice.service_name}].push_back(&slice);
-  for (const auto& ep : input.endpoints) endpoints_[{ep.meta.ns, ep.meta.name}] = &ep;
-  for (const auto& pod : input.pods) pods_by_namespace_[pod.meta.ns].push_back(&pod);
-}
-
-std::vector<Candidate> EndpointIndex::candidates(const Service& svc, const ServicePort& port, Family family) const {
+std::vector<Candidate> candidates(const ObjectStore& store, const Service& svc, const ServicePort& port, Family family) {
   std::vector<Candidate> out;
   ServiceRef ref{svc.meta.ns, svc.meta.name};
 
-  if (auto it = slices_.find(ref); it != slices_.end()) {
-    for (const auto* slice : it->second) {
-      const auto* ep_port = find_port(slice->ports, port);
-      if (slice->family != family || !ep_port) continue;
-      for (const auto& ep : slice->endpoints) out.push_back(from_endpoint(ep, ep_port->port));
+  // An FQDN slice is ignored as if absent (kube-proxy does the same): a
+  // service with only such slices takes its endpoints from the next source.
+  const auto& slices = store.slices(ref);
+  if (std::any_of(slices.begin(), slices.end(), [](const auto& s) { return !s.object->fqdn; })) {
+    // in name order (then by source), so the first listing of an address
+    // is the same whatever order the slices arrived in
+    std::vector<const Instance<EndpointSlice>*> sorted;
+    for (const auto& instance : slices) sorted.push_back(&instance);
+    std::sort(sorted.begin(), sorted.end(), [](const auto* a, const auto* b) {
+      return std::tie(a->object->meta.name, a->origin) < std::tie(b->object->meta.name, b->origin);
+    });
+    for (const auto* instance : sorted) {
+      const EndpointSlice& slice = *instance->object;
+      const auto* ep_port = find_port(slice.ports, port);
+      if (slice.fqdn || slice.family != family || !ep_port) continue;
+      for (const auto& ep : slice.endpoints) out.push_back(from_endpoint(ep, ep_port->port));
     }
     return out;
   }
-  if (auto it = endpoints_.find(ref); it != endpoints_.end()) {
-    for (const auto& subset : it->second->subsets) {
+  if (const auto& endpoints = store.endpoints(ref); !endpoints.empty()) {
+    // defined by two sources: the first source's
+    const auto& first = *std::min_element(endpoints.begin(), endpoints.end(),
+                                          [](const auto& a, const auto& b) { return a.origin < b.origin; });
+    for (const auto& subset : first.object->subsets) {
       const auto* ep_port = find_port(subset.ports, port);
       if (!ep_port) continue;
       for (const auto& ep : subset.addresses)
@@ -76,9 +75,7 @@ std::vector<Candidate> EndpointIndex::candidates(const Service& svc, const Servi
   }
   // An empty selector selects nothing: such a service's endpoints are managed by hand.
   if (!svc.selector || svc.selector->empty()) return out;
-  auto pods = pods_by_namespace_.find(svc.meta.ns);
-  if (pods == pods_by_namespace_.end()) return out;
-  for (const auto* pod : pods->second) {
+  for (const auto& [_, pod] : store.pods(svc.meta.ns)) {
     if (pod->finished || !selector_matches(*svc.selector, pod->meta.labels)) continue;
     auto target = pod_target_port(*pod, port);
     if (!target) continue;

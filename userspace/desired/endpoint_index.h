@@ -7,8 +7,8 @@
 #include <string>
 #include <vector>
 
-#include "desired/service_table.h"
-#include "manifests/manifest_set.h"
+#include "model/service.h"
+#include "store/object_store.h"
 
 namespace socklb {
 
@@ -22,19 +22,7 @@ struct Candidate {
   std::optional<std::vector<std::string>> hint_nodes;
 };
 
-bool selector_matches(const Labels& selector, const Labels& labels);
-
-class EndpointIndex {
- public:
-  explicit EndpointIndex(const ManifestSet& input);
-
-  // The endpoints of one service port in one family, before any filtering.
-  std::vector<Candidate> candidates(const Service& svc, const ServicePort& port, Family family) const;
-
- private:
-  std::map<ServiceRef, std::vector<const EndpointSlice*>> slices_;
-  std::map<ServiceRef, const Endpoints*> endpoints_;
-  std::map<std::string, std::vector<const Pod*>> pods_by_namespace_;
-};
+// The endpoints of one service port in one family, before any filtering.
+std::vector<Candidate> candidates(const ObjectStore& store, const Service& svc, const ServicePort& port, Family family);
 
 }  // namespace socklb

@@ -165,7 +165,7 @@ ManifestReader::SharedSet ManifestReader::settle(const std::string& file, Parsed
   return std::make_shared<const ManifestSet>(std::move(parsed.objects));
 }
 
-ManifestSet ManifestReader::read(const fs::path& root) {
+std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader::read_files(const fs::path& root) {
   std::vector<fs::path> files = list_manifest_files(root);
   std::vector<Job> jobs;
   work_ = {};
@@ -200,15 +200,24 @@ ManifestSet ManifestReader::read(const fs::path& root) {
   work_.reused += files.size() - jobs.size();
 
   std::set<std::string> seen;
-  ManifestSet all;
+  std::vector<std::pair<std::string, FileObjects>> out;
+  out.reserve(files.size());
   for (const auto& path : files) {
     seen.insert(path.string());
-    ManifestSet copy = *cache_.at(path.string()).objects;
-    all.append(std::move(copy));
+    out.emplace_back(path.string(), cache_.at(path.string()).objects);
   }
   std::erase_if(last_good_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::erase_if(cache_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::erase_if(documents_, [&](const auto& entry) { return !seen.count(entry.first); });
+  return out;
+}
+
+ManifestSet ManifestReader::read(const fs::path& root) {
+  ManifestSet all;
+  for (auto& [file, objects] : read_files(root)) {
+    ManifestSet copy = *objects;
+    all.append(std::move(copy));
+  }
   return all;
 }
 

@@ -33,8 +33,14 @@ class ManifestReader {
  public:
   explicit ManifestReader(ReaderLimits limits = {}) : limits_(limits) {}
 
+  // What one file holds: its valid and broken objects and its diagnostics.
+  // The same pointer as last time when the file did not change.
+  using FileObjects = std::shared_ptr<const ManifestSet>;
+
   // Throws std::runtime_error when root does not exist or cannot be listed.
   ManifestSet read(const std::filesystem::path& root);
+  // The same, file by file, in name order, without copying any object.
+  std::vector<std::pair<std::string, FileObjects>> read_files(const std::filesystem::path& root);
 
   // What the last read() did: for the sync log and the tests.
   struct Work {
@@ -44,7 +50,7 @@ class ManifestReader {
   const Work& last_work() const { return work_; }
 
  private:
-  using SharedSet = std::shared_ptr<const ManifestSet>;
+  using SharedSet = FileObjects;
 
   struct Cached {
     std::optional<FileStamp> stamp;

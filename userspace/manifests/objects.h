@@ -17,6 +17,9 @@ namespace socklb {
 
 using Labels = std::map<std::string, std::string>;
 
+// A label selector (matchLabels) picks labels that hold every pair of it.
+bool selector_matches(const Labels& selector, const Labels& labels);
+
 struct ObjectMeta {
   std::string kind;
   std::string ns;
@@ -26,6 +29,11 @@ struct ObjectMeta {
   SourceLocation where;
 
   std::string ref() const { return kind + " " + ns + "/" + name; }  // "Service default/web"
+  // Same content; where it stands in its file does not count (a document
+  // moved down by an edit above it is the same object).
+  bool operator==(const ObjectMeta& o) const {
+    return kind == o.kind && ns == o.ns && name == o.name && labels == o.labels && deleting == o.deleting;
+  }
 };
 
 struct ServicePort {
@@ -33,6 +41,8 @@ struct ServicePort {
   Protocol protocol = Protocol::TCP;
   uint16_t port = 0;
   std::variant<uint16_t, std::string> target;  // a number, or a container port name
+
+  bool operator==(const ServicePort&) const = default;
 };
 
 // spec.trafficDistribution. It asks the EndpointSlice controller for hints;
@@ -55,12 +65,16 @@ struct Service {
   bool internal_traffic_local = false;
   TrafficDistribution traffic_distribution = TrafficDistribution::Default;
   bool publish_not_ready = false;
+
+  bool operator==(const Service&) const = default;
 };
 
 struct EndpointConditions {
   bool ready = true;  // absent means true
   bool serving = true;
   bool terminating = false;
+
+  bool operator==(const EndpointConditions&) const = default;
 };
 
 struct SliceEndpoint {
@@ -70,12 +84,16 @@ struct SliceEndpoint {
   std::string zone;
   std::optional<std::vector<std::string>> hint_zones;  // hints.forZones
   std::optional<std::vector<std::string>> hint_nodes;  // hints.forNodes (Kubernetes 1.33+)
+
+  bool operator==(const SliceEndpoint&) const = default;
 };
 
 struct EndpointPort {
   std::string name;
   Protocol protocol = Protocol::TCP;
   uint16_t port = 0;
+
+  bool operator==(const EndpointPort&) const = default;
 };
 
 struct EndpointSlice {
@@ -88,17 +106,23 @@ struct EndpointSlice {
   bool fqdn = false;
   std::vector<SliceEndpoint> endpoints;
   std::vector<EndpointPort> ports;
+
+  bool operator==(const EndpointSlice&) const = default;
 };
 
 // core/v1 Endpoints: each subset means every address times every port.
 struct EndpointsSubset {
   std::vector<SliceEndpoint> addresses;  // ready ones and notReadyAddresses, conditions set
   std::vector<EndpointPort> ports;
+
+  bool operator==(const EndpointsSubset&) const = default;
 };
 
 struct Endpoints {
   ObjectMeta meta;
   std::vector<EndpointsSubset> subsets;
+
+  bool operator==(const Endpoints&) const = default;
 };
 
 // A Pod's containerPort: name, protocol and number, like a slice port.
@@ -111,6 +135,8 @@ struct Pod {
   bool finished = false;       // phase Succeeded or Failed
   std::string node_name;
   std::vector<ContainerPort> ports;  // containers', then sidecars' (FindPort's search order)
+
+  bool operator==(const Pod&) const = default;
 };
 
 // An object that failed validation: what is known of it decides which
@@ -120,6 +146,8 @@ struct BrokenObject {
   std::optional<std::string> ns;
   std::optional<std::string> name;
   std::optional<Labels> labels;
+
+  bool operator==(const BrokenObject&) const = default;
 };
 
 }  // namespace socklb

@@ -1,4 +1,4 @@
-#include "desired/service_table.h"
+#include "model/service.h"
 
 namespace socklb {
 namespace {

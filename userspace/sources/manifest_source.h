@@ -1,0 +1,42 @@
+#pragma once
+// The manifest files as a source of object events: each read reports what
+// changed since the previous one, file by file, as upserts and deletes. A
+// file that did not change costs a stat; one that did costs its changed
+// documents' parse and a comparison of its objects.
+
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "manifests/manifest_reader.h"
+#include "sources/object_event.h"
+
+namespace socklb {
+
+class ManifestSource {
+ public:
+  explicit ManifestSource(std::filesystem::path root, ReaderLimits limits = {})
+      : root_(std::move(root)), reader_(limits) {}
+
+  // What changed since the last call; the first reports every object.
+  // Throws std::runtime_error when the root cannot be listed (nothing is
+  // reported then, and the next call starts from the same point).
+  SourceUpdate read();
+
+  const std::filesystem::path& root() const { return root_; }
+
+ private:
+  struct File {
+    Origin origin;
+    ManifestReader::FileObjects objects;
+  };
+
+  void diff(const File& file, const ManifestReader::FileObjects& before, SourceUpdate& out) const;
+
+  std::filesystem::path root_;
+  ManifestReader reader_;
+  std::map<std::string, File> files_;  // as last reported
+  Origin next_origin_ = 1;
+};
+
+}  // namespace socklb
