@@ -26,8 +26,9 @@ void index_all(const std::shared_ptr<const ManifestSet>& set, const std::vector<
     // services it concerns keep their state, as for any broken object.
     const ObjectMeta& first = meta_of(it->second);
     out.duplicates.push_back({object.meta.kind, object.meta.ns, object.meta.name, object.meta.labels});
-    out.diagnostics.push_back({Diagnostic::Severity::Error, object.meta.where, object.meta.ref(), "",
-                               "defined twice in this file (first at line " + std::to_string(first.where.line) +
+    out.diagnostics.push_back({Diagnostic::Severity::Error, first.where, first.ref(), "",
+                               "defined twice (again at " + object.meta.where.file + ":" +
+                                   std::to_string(object.meta.where.line) +
                                    "); the services it concerns keep what they served before"});
   }
 }
