@@ -35,6 +35,7 @@ SyncResult Syncer::sync(const ManifestSet& input) {
   objects.apply(upserts_of(input));
   reconciler_ = Reconciler(settings_);
   look_at_kernel_services_ = true;
+  plan_all_ = true;
   return sync(objects);
 }
 
@@ -42,6 +43,7 @@ SyncResult Syncer::resync(ObjectStore& objects) {
   objects.mark_all_dirty();
   reconciler_ = Reconciler(settings_);
   look_at_kernel_services_ = true;
+  plan_all_ = true;
   known_.reset();
   return sync(objects);
 }
@@ -50,13 +52,16 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   auto start = std::chrono::steady_clock::now();
   if (!known_) {
     KernelState read = read_kernel_state(store_);
-    if (!tcp_endpoints_) {
-      tcp_endpoints_ = tcp_endpoints_in(read);
+    if (first_) {
+      // what TCP connections made before this agent started may use
+      endpoints_before_ = tcp_endpoints_in(read);
       // ids another agent freed just before it stopped may still be held by
       // a connect: one wait, and none is
       store_.wait_for_readers();
+      first_ = false;
     }
     known_ = std::move(read);
+    plan_all_ = true;
   }
   KernelState kernel = std::move(*known_);
   known_.reset();  // until this sync's writes all went through
@@ -75,14 +80,31 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   std::set<ServiceRef> also;
   if (look_at_kernel_services_)
     for (const auto& [_, id] : kernel.services) also.insert(kernel.owner(id));
-  reconciler_.update(objects, serving, also);
+  bool held_everything = reconciler_.desired().hold_everything;
+  std::set<ServiceKey> changed = reconciler_.update(objects, serving, also);
   const DesiredState& desired = reconciler_.desired();
-  Plan plan = make_plan(desired, kernel, limits);
+  // a hold on every removal lifted (or set): keys no service claims may go
+  // (or stay), whoever served them
+  if (desired.hold_everything != held_everything) plan_all_ = true;
+  std::vector<ReverseKey> before;  // a full plan's: the TCP endpoints listed before it
+  Plan plan;
+  if (plan_all_) {
+    before = std::move(endpoints_before_);
+    for (const auto& [endpoint, _] : listing_.by_endpoint)
+      if (endpoint.protocol == Protocol::TCP) before.push_back(endpoint);
+    std::sort(before.begin(), before.end());
+    before.erase(std::unique(before.begin(), before.end()), before.end());
+    plan = make_plan(desired, kernel, limits, &listing_);
+  } else {
+    plan = make_plan(desired, kernel, limits, changed, listing_);
+  }
   auto apply_start = std::chrono::steady_clock::now();
   try {
     apply_plan(plan, store_, observer_);
   } catch (...) {
     quarantine_.failed(plan);
+    // the maps are read back and everything planned anew next time
+    plan_all_ = true;
     throw;
   }
   auto apply_took = std::chrono::steady_clock::now() - apply_start;
@@ -92,9 +114,13 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   look_at_kernel_services_ = false;
 
   SyncResult result;
-  std::set_difference(tcp_endpoints_->begin(), tcp_endpoints_->end(), plan.tcp_endpoints.begin(),
-                      plan.tcp_endpoints.end(), std::back_inserter(result.gone_tcp_endpoints));
-  tcp_endpoints_ = std::move(plan.tcp_endpoints);
+  if (plan_all_) {
+    std::set_difference(before.begin(), before.end(), plan.tcp_endpoints.begin(), plan.tcp_endpoints.end(),
+                        std::back_inserter(result.gone_tcp_endpoints));
+  } else {
+    result.gone_tcp_endpoints = std::move(plan.gone_tcp_endpoints);
+  }
+  plan_all_ = false;
   result.summary = plan.summary;
   result.writes = plan.writes();
   result.backends_freed = plan.released_backend_ids.size();

@@ -65,8 +65,15 @@ class Syncer {
   // after a failed write (the next sync reads the maps back).
   std::optional<KernelState> known_;
   IdQuarantine quarantine_;
-  // The TCP endpoints listed after the last sync; empty before the first.
-  std::optional<std::vector<ReverseKey>> tcp_endpoints_;
+  // Who lists each pod address:port, as the last plan left it.
+  EndpointListing listing_;
+  // The next plan looks at every service, not only the changed ones: at
+  // the start, after a failed write, on a resync.
+  bool plan_all_ = true;
+  bool first_ = true;
+  // What TCP connections made before this agent started may use (until
+  // the first plan).
+  std::vector<ReverseKey> endpoints_before_;
 };
 
 }  // namespace socklb

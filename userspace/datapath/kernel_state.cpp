@@ -1,27 +1,55 @@
 #include "datapath/kernel_state.h"
 
+#include <algorithm>
+
 namespace socklb {
+
+namespace {
+
+// Inserts or assigns; counts a new key.
+template <typename Map, typename Key, typename Value>
+void set(Map& map, const Key& key, const Value& value, std::size_t& count) {
+  if (map.insert_or_assign(key, value).second) ++count;
+}
+
+template <typename Map, typename Key>
+void drop(Map& map, const Key& key, std::size_t& count) {
+  if (map.erase(key)) --count;
+}
+
+}  // namespace
 
 void KernelState::put(MapId map, ByteView key, ByteView value) {
   if (describe(map).kind == MapKind::Array && all_zero(value)) {
     erase(map, key);
     return;
   }
+  std::size_t& count = entries[static_cast<std::size_t>(map)];
   switch (map) {
     case MapId::AddrsV4:
-    case MapId::AddrsV6: addrs[decode_addr_key(map, key)] = from_bytes<socklb_addr_value>(value); break;
+    case MapId::AddrsV6: set(addrs, decode_addr_key(map, key), from_bytes<socklb_addr_value>(value), count); break;
     case MapId::ServicesV4:
-    case MapId::ServicesV6: services[decode_service_key(map, key)] = from_bytes<socklb_service_ref>(value).id; break;
-    case MapId::ServiceState: states[from_bytes<uint32_t>(key)] = from_bytes<socklb_service_state>(value); break;
-    case MapId::Slots: slots[decode_slot_key(key)] = from_bytes<socklb_slot_value>(value).backend_id; break;
+    case MapId::ServicesV6:
+      set(services, decode_service_key(map, key), from_bytes<socklb_service_ref>(value).id, count);
+      break;
+    case MapId::ServiceState: set(states, from_bytes<uint32_t>(key), from_bytes<socklb_service_state>(value), count); break;
+    case MapId::Slots: set(slots, decode_slot_key(key), from_bytes<socklb_slot_value>(value).backend_id, count); break;
     case MapId::Backends: {
+      auto id = from_bytes<uint32_t>(key);
       auto backend = from_bytes<socklb_backend>(value);
       backend.lock = {};  // the lock word is the kernel's
-      backends[from_bytes<uint32_t>(key)] = backend;
+      auto old = backends.find(id);
+      if (old != backends.end() && old->second.service_id == backend.service_id) {
+        old->second = backend;
+        break;
+      }
+      if (old != backends.end()) erase(map, key);
+      set(backends, id, backend, count);
+      backends_by_service[backend.service_id].push_back(id);
       break;
     }
-    case MapId::Reverse: reverse[decode_reverse_key(key)] = from_bytes<socklb_reverse_value>(value); break;
-    case MapId::ServiceNames: names[from_bytes<uint32_t>(key)] = from_bytes<socklb_service_name>(value); break;
+    case MapId::Reverse: set(reverse, decode_reverse_key(key), from_bytes<socklb_reverse_value>(value), count); break;
+    case MapId::ServiceNames: set(names, from_bytes<uint32_t>(key), from_bytes<socklb_service_name>(value), count); break;
     case MapId::Affinity:
     case MapId::SockFlows:
     case MapId::SockPeers: break;  // written by the programs, not part of what the agent plans
@@ -29,16 +57,29 @@ void KernelState::put(MapId map, ByteView key, ByteView value) {
 }
 
 void KernelState::erase(MapId map, ByteView key) {
+  std::size_t& count = entries[static_cast<std::size_t>(map)];
   switch (map) {
     case MapId::AddrsV4:
-    case MapId::AddrsV6: addrs.erase(decode_addr_key(map, key)); break;
+    case MapId::AddrsV6: drop(addrs, decode_addr_key(map, key), count); break;
     case MapId::ServicesV4:
-    case MapId::ServicesV6: services.erase(decode_service_key(map, key)); break;
-    case MapId::ServiceState: states.erase(from_bytes<uint32_t>(key)); break;
-    case MapId::Slots: slots.erase(decode_slot_key(key)); break;
-    case MapId::Backends: backends.erase(from_bytes<uint32_t>(key)); break;
-    case MapId::Reverse: reverse.erase(decode_reverse_key(key)); break;
-    case MapId::ServiceNames: names.erase(from_bytes<uint32_t>(key)); break;
+    case MapId::ServicesV6: drop(services, decode_service_key(map, key), count); break;
+    case MapId::ServiceState: drop(states, from_bytes<uint32_t>(key), count); break;
+    case MapId::Slots: drop(slots, decode_slot_key(key), count); break;
+    case MapId::Backends: {
+      auto id = from_bytes<uint32_t>(key);
+      auto old = backends.find(id);
+      if (old == backends.end()) break;
+      auto list = backends_by_service.find(old->second.service_id);
+      if (list != backends_by_service.end()) {
+        std::erase(list->second, id);
+        if (list->second.empty()) backends_by_service.erase(list);
+      }
+      backends.erase(old);
+      --count;
+      break;
+    }
+    case MapId::Reverse: drop(reverse, decode_reverse_key(key), count); break;
+    case MapId::ServiceNames: drop(names, from_bytes<uint32_t>(key), count); break;
     case MapId::Affinity:
     case MapId::SockFlows:
     case MapId::SockPeers: break;

@@ -2,7 +2,9 @@
 // What the kernel serves now, decoded from the maps. The source of truth for
 // `socklb services` and for every plan: nothing is remembered on the side.
 
+#include <array>
 #include <map>
+#include <unordered_map>
 #include <optional>
 #include <vector>
 
@@ -19,6 +21,12 @@ struct KernelState {
   std::map<uint32_t, socklb_backend> backends;          // entries in use (lock word zero)
   std::map<IpAddress, socklb_addr_value> addrs;
   std::map<ReverseKey, socklb_reverse_value> reverse;
+
+  // Kept by put() and erase(), for plans of a few services: the backend
+  // entries of each service id, and how many entries each map holds.
+  std::unordered_map<uint32_t, std::vector<uint32_t>> backends_by_service;
+  std::array<std::size_t, kMaps.size()> entries{};
+  std::size_t count(MapId map) const { return entries[static_cast<std::size_t>(map)]; }
 
   // The one decoder of map contents: reading the maps back and advancing
   // over a plan both go through these. A zero value written to an array

@@ -70,13 +70,16 @@ std::set<ServiceKey> Reconciler::update(ObjectStore& store, const ServingNow& se
         auto& refs = claimants_[key];
         std::erase(refs, ref);
         if (refs.empty()) claimants_.erase(key);
-        auto published = desired_.services.find(key);
-        if (published != desired_.services.end() && published->second.ref == ref) {
-          desired_.services.erase(published);
-          changed.insert(key);
-        }
       }
       claims_of_.erase(it);
+    }
+    // What it served (or serves held) is planned again, whatever it becomes.
+    if (auto it = published_.find(ref); it != published_.end()) {
+      for (const auto& key : it->second) {
+        changed.insert(key);
+        auto published = desired_.services.find(key);
+        if (published != desired_.services.end() && published->second.ref == ref) desired_.services.erase(published);
+      }
     }
     if (auto waiting = waiting_for_.extract(ref)) todo.insert(waiting.mapped().begin(), waiting.mapped().end());
     desired_.held.erase(ref);
@@ -126,11 +129,26 @@ std::set<ServiceKey> Reconciler::update(ObjectStore& store, const ServingNow& se
       if (waits_for) waiting_for_[*waits_for].insert(ref);
       continue;
     }
+    std::vector<ServiceKey> keys;
     for (auto& [key, service] : *b.claims) {
       desired_.services.insert_or_assign(key, std::move(service));
       changed.insert(key);
+      keys.push_back(key);
     }
+    published_[ref] = std::move(keys);
   }
+  // A held service keeps what it published: the kernel still serves it for
+  // it, and it is planned again when the hold ends. The others' are gone.
+  for (const auto& ref : done)
+    if (!desired_.held.count(ref)) {
+      auto it = published_.find(ref);
+      if (it == published_.end()) continue;
+      bool still = std::any_of(it->second.begin(), it->second.end(), [&](const ServiceKey& key) {
+        auto d = desired_.services.find(key);
+        return d != desired_.services.end() && d->second.ref == ref;
+      });
+      if (!still) published_.erase(it);
+    }
   return changed;
 }
 

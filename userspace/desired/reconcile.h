@@ -82,6 +82,9 @@ class Reconciler {
   // are looked at again when the owner changes.
   std::map<ServiceRef, std::set<ServiceRef>> waiting_for_;
   std::set<ServiceRef> lost_conflict_;  // held only because of a conflict
+  // The keys each service was last published with: planned again whenever
+  // it is rebuilt (also those a hold kept in the kernel).
+  std::map<ServiceRef, std::vector<ServiceKey>> published_;
 };
 
 // Every service of `input` from scratch. serving_now: who owns each

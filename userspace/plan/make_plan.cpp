@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <set>
 #include <unordered_map>
 #include <unordered_set>
@@ -14,21 +15,6 @@ namespace socklb {
 namespace {
 
 constexpr std::size_t kMaxBackendsPerService = 65535;  // slot index and count are 16-bit
-
-// A backend address as one service uses it. The planner looks one up for
-// every desired backend; a sorted vector of them is one allocation where a
-// map of maps would be one per backend.
-struct OwnedAddress {
-  uint32_t service_id;
-  uint16_t port;  // network order, as in the map
-  IpAddress ip;
-  auto operator<=>(const OwnedAddress&) const = default;
-};
-
-struct KnownBackend {
-  OwnedAddress address;
-  uint32_t id;
-};
 
 // A backend entry that stays or is made: its SHARED flag is only known once
 // every service has been planned.
@@ -47,37 +33,57 @@ struct ServedEndpoint {
 
 class Planner {
  public:
-  Planner(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits)
-      : desired_(desired), kernel_(kernel), limits_(limits),
-        service_ids_(used_service_ids(kernel, limits), limits.of(MapId::ServiceState)),
-        backend_ids_(used_backend_ids(kernel, limits), limits.of(MapId::Backends)) {
-    backends_of_.reserve(kernel.backends.size());
-    for (const auto& [id, backend] : kernel.backends)
-      backends_of_.push_back({{backend.service_id, backend.port, IpAddress::from_words(backend.addr)}, id});
-    std::sort(backends_of_.begin(), backends_of_.end(),
-              [](const KnownBackend& a, const KnownBackend& b) { return a.address < b.address; });
-    for (const auto& [key, _] : kernel.services) ++peak(key.vip.is_v4() ? MapId::ServicesV4 : MapId::ServicesV6);
-    for (const auto& [ip, value] : kernel.addrs) ++peak(ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6);
-    peak(MapId::Slots) = kernel.slots.size();
-    peak(MapId::ServiceNames) = kernel.names.size();
+  // scope: the keys to plan, or null for all of them.
+  Planner(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits,
+          const std::set<ServiceKey>* scope, EndpointListing* listing)
+      : desired_(desired), kernel_(kernel), limits_(limits), scope_(scope), listing_(listing) {
+    if (scope_) {
+      // ask the carried maps rather than list every id in use
+      std::set<uint32_t> service_quarantine(limits.quarantined_service_ids.begin(), limits.quarantined_service_ids.end());
+      std::set<uint32_t> backend_quarantine(limits.quarantined_backend_ids.begin(), limits.quarantined_backend_ids.end());
+      auto highest = [](const auto& map, const std::set<uint32_t>& quarantined) {
+        uint32_t top = map.empty() ? 0 : map.rbegin()->first;
+        return quarantined.empty() ? top : std::max(top, *quarantined.rbegin());
+      };
+      service_ids_.emplace(
+          [this, q = std::move(service_quarantine)](uint32_t id) {
+            return kernel_.states.count(id) || kernel_.names.count(id) || q.count(id) ||
+                   kernel_.backends_by_service.count(id);
+          },
+          kernel.states.size() + limits.quarantined_service_ids.size(), highest(kernel.states, service_quarantine),
+          limits.of(MapId::ServiceState));
+      backend_ids_.emplace([this, q = std::move(backend_quarantine)](uint32_t id) { return kernel_.backends.count(id) || q.count(id); },
+                           kernel.backends.size() + limits.quarantined_backend_ids.size(),
+                           highest(kernel.backends, backend_quarantine), limits.of(MapId::Backends));
+    } else {
+      service_ids_.emplace(used_service_ids(kernel, limits), limits.of(MapId::ServiceState));
+      backend_ids_.emplace(used_backend_ids(kernel, limits), limits.of(MapId::Backends));
+    }
+    for (const auto& m : kMaps) peak(m.id) = kernel.count(m.id);
   }
 
   Plan run() {
-    for (const auto& [key, id] : kernel_.services) {
-      if (desired_.services.count(key)) continue;
-      if (desired_.is_held(kernel_.owner(id))) {
-        keep(key, id);
-        ++plan_.summary.held;
-      } else {
-        remove(key, id);
-      }
+    if (!scope_) {
+      for (const auto& [key, id] : kernel_.services)
+        if (!desired_.services.count(key)) gone(key, id);
+      for (const auto& [key, service] : desired_.services) upsert(key, service);
+    } else {
+      for (const auto& key : *scope_)
+        if (auto it = kernel_.services.find(key); it != kernel_.services.end() && !desired_.services.count(key))
+          gone(key, it->second);
+      for (const auto& key : *scope_)
+        if (auto it = desired_.services.find(key); it != desired_.services.end()) upsert(key, it->second);
     }
-    for (const auto& [key, service] : desired_.services) upsert(key, service);
     plan_endpoints();
     write_backends();
     collect_garbage();
-    plan_.summary.services = live_services_.size();
-    plan_.summary.backends = live_backends_.size();
+    if (!scope_) {
+      plan_.summary.services = live_services_.size();
+      plan_.summary.backends = live_backends_.size();
+    } else {
+      plan_.summary.services = kernel_.services.size() + plan_.summary.added - plan_.summary.removed;
+      plan_.summary.backends = kernel_.backends.size() + new_backend_ids_ - plan_.released_backend_ids.size();
+    }
     return builder_.finish(std::move(plan_));
   }
 
@@ -104,6 +110,16 @@ class Planner {
 
   // ---- services ----
 
+  // A key the kernel serves that is not desired now.
+  void gone(const ServiceKey& key, uint32_t id) {
+    if (desired_.is_held(kernel_.owner(id))) {
+      keep(key, id);
+      ++plan_.summary.held;
+    } else {
+      remove(key, id);
+    }
+  }
+
   void remove(const ServiceKey& key, uint32_t id) {
     builder_.remove(encode_service_key(key));
     if (auto state = kernel_.states.find(id); state != kernel_.states.end() && (state->second.flags & SOCKLB_SERVICE_AFFINITY))
@@ -117,13 +133,17 @@ class Planner {
     const socklb_service_state* state = kernel_.served(key);
     mark_live_service(key, id);
     if (state && !backends_inline(state->backend_count)) mark_live_slots(id, state->revision, state->backend_count);
-    auto first = std::lower_bound(backends_of_.begin(), backends_of_.end(), OwnedAddress{id, 0, IpAddress{}},
-                                  [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
-    for (auto it = first; it != backends_of_.end() && it->address.service_id == id; ++it) {
-      Backend backend = decode_backend(kernel_.backends.at(it->id));
-      live_backends_.push_back({it->id, id, backend, key.protocol});
+    for (uint32_t backend_id : backend_ids_of(id)) {
+      Backend backend = decode_backend(kernel_.backends.at(backend_id));
+      live_backends_.push_back({backend_id, id, backend, key.protocol});
       served_.push_back({{backend.ip, backend.port, key.protocol}, key});
     }
+  }
+
+  const std::vector<uint32_t>& backend_ids_of(uint32_t service_id) const {
+    static const std::vector<uint32_t> kNone;
+    auto it = kernel_.backends_by_service.find(service_id);
+    return it == kernel_.backends_by_service.end() ? kNone : it->second;
   }
 
   void refuse(const ServiceKey& key, const DesiredService& service, const std::string& why) {
@@ -150,10 +170,10 @@ class Planner {
       return false;
     };
     return check(services, peak(services), cost.services, limits_.of(services)) &&
-           check(MapId::ServiceState, 0, cost.state_ids, cost.state_ids ? service_ids_.available() : 0) &&
+           check(MapId::ServiceState, 0, cost.state_ids, cost.state_ids ? service_ids_->available() : 0) &&
            check(addrs, peak(addrs), cost.vips, limits_.of(addrs)) &&
            check(MapId::ServiceNames, peak(MapId::ServiceNames), cost.names, limits_.of(MapId::ServiceNames)) &&
-           check(MapId::Backends, 0, cost.backend_ids, cost.backend_ids ? backend_ids_.available() : 0) &&
+           check(MapId::Backends, 0, cost.backend_ids, cost.backend_ids ? backend_ids_->available() : 0) &&
            check(MapId::Slots, peak(MapId::Slots), cost.slots, limits_.of(MapId::Slots));
   }
 
@@ -206,13 +226,16 @@ class Planner {
     }
     spend(key, cost);
 
-    if (!known_key) id = *service_ids_.allocate();
+    if (!known_key) id = *service_ids_->allocate();
     chosen.clear();
     for (std::size_t i = 0; i < service.backends.size(); ++i) {
       const Backend& b = service.backends[i];
       served_.push_back({{b.ip, b.port, key.protocol}, key});
       if (b.state == BackendState::Listed) continue;
-      if (!ids[i]) ids[i] = *backend_ids_.allocate();
+      if (!ids[i]) {
+        ids[i] = *backend_ids_->allocate();
+        ++new_backend_ids_;
+      }
       live_backends_.push_back({ids[i], id, b, key.protocol});
       if (chosen_for_new_connects(b.state)) chosen.push_back(ids[i]);
     }
@@ -264,11 +287,6 @@ class Planner {
   // Did a backend of the service change state, or one that new connects do
   // not use come or go?
   bool backends_changed(uint32_t id, const DesiredService& service) const {
-    std::size_t kernel_entries = 0;
-    for (auto it = std::lower_bound(backends_of_.begin(), backends_of_.end(), OwnedAddress{id, 0, IpAddress{}},
-                                    [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
-         it != backends_of_.end() && it->address.service_id == id; ++it)
-      ++kernel_entries;
     std::size_t entries = 0;
     for (const auto& b : service.backends) {
       if (b.state == BackendState::Listed) continue;
@@ -276,15 +294,30 @@ class Planner {
       uint32_t known = known_backend(id, b);
       if (!known || decode_backend(kernel_.backends.at(known)).state != b.state) return true;
     }
-    return entries != kernel_entries;
+    return entries != backend_ids_of(id).size();
   }
 
   // The id of this service's backend entry at this address; 0 when none.
+  // A large service's entries are looked up in a table made once.
   uint32_t known_backend(uint32_t service_id, const Backend& backend) const {
-    OwnedAddress want{service_id, htons(backend.port), backend.ip};
-    auto it = std::lower_bound(backends_of_.begin(), backends_of_.end(), want,
-                               [](const KnownBackend& k, const OwnedAddress& w) { return k.address < w; });
-    return it != backends_of_.end() && it->address == want ? it->id : 0;
+    const auto& ids = backend_ids_of(service_id);
+    auto matches = [&](uint32_t id) {
+      const socklb_backend& entry = kernel_.backends.at(id);
+      return entry.port == htons(backend.port) && IpAddress::from_words(entry.addr) == backend.ip;
+    };
+    if (ids.size() <= 32) {
+      for (uint32_t id : ids)
+        if (matches(id)) return id;
+      return 0;
+    }
+    auto [table, made] = large_services_.try_emplace(service_id);
+    if (made)
+      for (uint32_t id : ids) {
+        const socklb_backend& entry = kernel_.backends.at(id);
+        table->second.emplace(std::make_pair(IpAddress::from_words(entry.addr), ntohs(entry.port)), id);
+      }
+    auto it = table->second.find({backend.ip, backend.port});
+    return it == table->second.end() ? 0 : it->second;
   }
 
   // Live slot sets are always indexes 0..count-1 of one revision.
@@ -316,6 +349,30 @@ class Planner {
     std::sort(served_.begin(), served_.end(), [](const ServedEndpoint& a, const ServedEndpoint& b) {
       return std::tie(a.endpoint, a.service) < std::tie(b.endpoint, b.service);
     });
+    served_.erase(std::unique(served_.begin(), served_.end(),
+                              [](const ServedEndpoint& a, const ServedEndpoint& b) {
+                                return a.endpoint == b.endpoint && a.service == b.service;
+                              }),
+                  served_.end());
+    if (scope_) {
+      plan_endpoints_in_scope();
+    } else {
+      plan_all_endpoints();
+      if (listing_) {
+        *listing_ = {};
+        for (const auto& se : served_) {
+          listing_->by_endpoint[se.endpoint].push_back(se.service);
+          listing_->by_service[se.service].push_back(se.endpoint);
+        }
+      }
+    }
+    if (full_)
+      plan_.diagnostics.push_back({Diagnostic::Severity::Warning, {}, "", "",
+                                   "the reverse or addrs map is full: connects to some pods keep per-socket state "
+                                   "(slower, still correct); raise --max-backends"});
+  }
+
+  void plan_all_endpoints() {
     std::map<ReverseKey, ServiceKey> unique;
     for (std::size_t i = 0; i < served_.size();) {
       if (served_[i].endpoint.protocol == Protocol::TCP) plan_.tcp_endpoints.push_back(served_[i].endpoint);
@@ -363,10 +420,6 @@ class Planner {
     for (const auto& [ip, refs] : pods)
       if (!dropped.count(ip)) want_addrs_.emplace(ip, encode_pod_addr(refs));
     for (const auto& [vip, ports] : live_vip_ports_) want_addrs_[vip] = encode_vip_addr(ports);
-    if (full_)
-      plan_.diagnostics.push_back({Diagnostic::Severity::Warning, {}, "", "",
-                                   "the reverse or addrs map is full: connects to some pods keep per-socket state "
-                                   "(slower, still correct); raise --max-backends"});
 
     for (const auto& [endpoint, value] : want_reverse_) {
       auto it = kernel_.reverse.find(endpoint);
@@ -379,6 +432,119 @@ class Planner {
       // a ClusterIP's entry names service ids: written with the services it
       // makes reachable; a pod's before the reverse entries that need it
       builder_.write(encode_addr_key(ip), to_bytes(value), addr_is_vip(value) ? 3 : 1);
+    }
+  }
+
+  // The scope's endpoints: its keys' old listings out, their new ones in;
+  // then every address one of them is at is decided again as a whole (its
+  // entry counts the endpoints there), with the SHARED flag of the other
+  // services' backends at them.
+  void plan_endpoints_in_scope() {
+    EndpointListing& listing = *listing_;
+    std::set<ReverseKey> touched, listed_before;
+    for (const auto& key : *scope_) {
+      auto it = listing.by_service.find(key);
+      if (it == listing.by_service.end()) continue;
+      for (const auto& endpoint : it->second) {
+        touched.insert(endpoint);
+        listed_before.insert(endpoint);
+        auto who = listing.by_endpoint.find(endpoint);
+        if (who == listing.by_endpoint.end()) continue;
+        std::erase(who->second, key);
+        if (who->second.empty()) listing.by_endpoint.erase(who);
+      }
+      listing.by_service.erase(it);
+    }
+    for (const auto& se : served_) {
+      auto& who = listing.by_endpoint[se.endpoint];
+      if (!who.empty()) listed_before.insert(se.endpoint);
+      touched.insert(se.endpoint);
+      who.insert(std::lower_bound(who.begin(), who.end(), se.service), se.service);
+      listing.by_service[se.service].push_back(se.endpoint);
+    }
+    for (const auto& endpoint : touched)
+      if (endpoint.protocol == Protocol::TCP && listed_before.count(endpoint) && !listing.by_endpoint.count(endpoint))
+        plan_.gone_tcp_endpoints.push_back(endpoint);
+
+    std::set<IpAddress> ips;
+    for (const auto& endpoint : touched) ips.insert(endpoint.ip);
+    for (const auto& key : *scope_) ips.insert(key.vip);
+    std::array<uint64_t, 2> extra{};
+    uint64_t reverse_peak = kernel_.reverse.size();
+    for (const auto& ip : ips) decide_address(ip, extra, reverse_peak);
+  }
+
+  void decide_address(const IpAddress& ip, std::array<uint64_t, 2>& extra, uint64_t& reverse_peak) {
+    const EndpointListing& listing = *listing_;
+    constexpr auto kLowest = static_cast<Protocol>(0);
+    // the ClusterIP's ports after the plan: the scope's as planned, the rest as served
+    std::vector<std::pair<ServiceKey, uint32_t>> ports;
+    if (auto it = live_vip_ports_.find(ip); it != live_vip_ports_.end()) ports = it->second;
+    for (auto it = kernel_.services.lower_bound({ip, 0, kLowest}); it != kernel_.services.end() && it->first.vip == ip; ++it)
+      if (!scope_->count(it->first)) ports.emplace_back(it->first, it->second);
+
+    std::vector<std::pair<ReverseKey, ServiceKey>> unique;
+    std::vector<ReverseKey> tcp;
+    for (auto it = listing.by_endpoint.lower_bound({ip, 0, kLowest}); it != listing.by_endpoint.end() && it->first.ip == ip;
+         ++it) {
+      if (it->first.protocol != Protocol::TCP) continue;
+      tcp.push_back(it->first);
+      if (it->second.size() == 1) unique.emplace_back(it->first, it->second.front());
+      else shared_.insert(it->first);
+    }
+
+    std::optional<socklb_addr_value> want;
+    bool in_kernel = kernel_.addrs.count(ip) > 0;
+    bool dropped = !ports.empty();  // never both; a ClusterIP wins
+    if (!ports.empty()) {
+      want = encode_vip_addr(ports);
+    } else if (!unique.empty()) {
+      MapId map = ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
+      uint64_t& added = extra[ip.is_v4() ? 0 : 1];
+      if (!in_kernel && peak(map) + added >= limits_.of(map)) {
+        dropped = true;
+      } else {
+        added += !in_kernel;
+        want = encode_pod_addr(static_cast<uint32_t>(unique.size()));
+      }
+    }
+    std::set<ReverseKey> wanted;
+    for (const auto& [endpoint, service] : unique) {
+      bool known = kernel_.reverse.count(endpoint) > 0;
+      bool fits = known || reverse_peak < limits_.of(MapId::Reverse);
+      if (dropped || !fits) {
+        shared_.insert(endpoint);
+        full_ = true;
+        continue;
+      }
+      reverse_peak += !known;
+      wanted.insert(endpoint);
+      socklb_reverse_value value = encode_reverse(service);
+      auto it = kernel_.reverse.find(endpoint);
+      if (it == kernel_.reverse.end() || !(it->second == value))
+        builder_.write(MapId::Reverse, encode_reverse_key(endpoint), to_bytes(value));
+    }
+    for (auto it = kernel_.reverse.lower_bound({ip, 0, kLowest}); it != kernel_.reverse.end() && it->first.ip == ip; ++it)
+      if (!wanted.count(it->first)) builder_.remove(MapId::Reverse, encode_reverse_key(it->first));
+
+    auto old = kernel_.addrs.find(ip);
+    if (want && (old == kernel_.addrs.end() || !(old->second == *want)))
+      builder_.write(encode_addr_key(ip), to_bytes(*want), addr_is_vip(*want) ? 3 : 1);
+    if (!want && old != kernel_.addrs.end()) builder_.remove(encode_addr_key(ip));
+
+    // the backends other services keep at these endpoints: their SHARED flag
+    for (const auto& endpoint : tcp) {
+      bool shared = shared_.count(endpoint) > 0;
+      for (const auto& key : listing.by_endpoint.at(endpoint)) {
+        if (scope_->count(key)) continue;  // written with its service
+        auto service = kernel_.services.find(key);
+        if (service == kernel_.services.end()) continue;
+        uint32_t id = known_backend(service->second, {endpoint.ip, endpoint.port, BackendState::Active});
+        if (!id) continue;  // listed only: no entry
+        const socklb_backend& value = kernel_.backends.at(id);
+        if (backend_shared(value) == shared) continue;
+        builder_.write(MapId::Backends, to_bytes(id), to_bytes(encode_backend(decode_backend(value), service->second, shared)));
+      }
     }
   }
 
@@ -399,10 +565,14 @@ class Planner {
   // Left over from removed services, replaced slot sets, or a sync that was
   // interrupted. Removed only after the wait for readers (apply_plan.cpp).
   void collect_garbage() {
-    for (const auto& [slot, _] : kernel_.slots)
-      if (!slot_live(slot)) builder_.remove(MapId::Slots, encode_slot_key(slot));
     std::unordered_set<uint32_t> live_backends;
     for (const auto& b : live_backends_) live_backends.insert(b.id);
+    if (scope_) {
+      collect_garbage_in_scope(live_backends);
+      return;
+    }
+    for (const auto& [slot, _] : kernel_.slots)
+      if (!slot_live(slot)) builder_.remove(MapId::Slots, encode_slot_key(slot));
     for (const auto& [id, _] : kernel_.backends) {
       if (live_backends.count(id)) continue;
       builder_.remove(MapId::Backends, to_bytes(id));
@@ -421,6 +591,29 @@ class Planner {
       if (!want_reverse_.count(endpoint)) builder_.remove(MapId::Reverse, encode_reverse_key(endpoint));
   }
 
+  // What the scope's services used and no longer use. Anything else left
+  // over (an interrupted sync's) waits for the next full plan.
+  void collect_garbage_in_scope(const std::unordered_set<uint32_t>& live_backends) {
+    std::set<uint32_t> ids;
+    for (const auto& key : *scope_)
+      if (auto it = kernel_.services.find(key); it != kernel_.services.end()) ids.insert(it->second);
+    for (uint32_t id : ids) {
+      for (auto it = kernel_.slots.lower_bound({id, 0, 0}); it != kernel_.slots.end() && it->first.service_id == id; ++it)
+        if (!slot_live(it->first)) builder_.remove(MapId::Slots, encode_slot_key(it->first));
+      for (uint32_t backend_id : backend_ids_of(id)) {
+        if (live_backends.count(backend_id)) continue;
+        builder_.remove(MapId::Backends, to_bytes(backend_id));
+        plan_.released_backend_ids.push_back(backend_id);
+      }
+      if (live_services_.count(id)) continue;
+      if (kernel_.states.count(id)) {
+        builder_.remove(MapId::ServiceState, to_bytes(id));
+        plan_.released_service_ids.push_back(id);
+      }
+      if (kernel_.names.count(id)) builder_.remove(MapId::ServiceNames, to_bytes(id));
+    }
+  }
+
   void note_change(char what, const std::string& label, const ServiceKey& key) {
     plan_.summary.changes.push_back(what + label + " " + key.str());
   }
@@ -435,10 +628,13 @@ class Planner {
   const DesiredState& desired_;
   const KernelState& kernel_;
   const PlanLimits& limits_;
-  IdAllocator service_ids_;
-  IdAllocator backend_ids_;
-  std::vector<KnownBackend> backends_of_;  // sorted by address
+  const std::set<ServiceKey>* scope_;
+  EndpointListing* listing_;
+  std::optional<IdAllocator> service_ids_;
+  std::optional<IdAllocator> backend_ids_;
+  std::size_t new_backend_ids_ = 0;
   std::array<uint64_t, kMaps.size()> peak_{};
+  mutable std::unordered_map<uint32_t, std::map<std::pair<IpAddress, uint16_t>, uint32_t>> large_services_;
   PlanBuilder builder_;
   Plan plan_;
   std::unordered_map<uint64_t, uint16_t> live_slot_counts_;  // slot_set() -> live slots 0..count-1
@@ -460,8 +656,14 @@ PlanLimits limits_of(const MapStore& store) {
   return limits;
 }
 
-Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits) {
-  return Planner(desired, kernel, limits).run();
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits,
+               EndpointListing* listing) {
+  return Planner(desired, kernel, limits, nullptr, listing).run();
+}
+
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits,
+               const std::set<ServiceKey>& scope, EndpointListing& listing) {
+  return Planner(desired, kernel, limits, &scope, &listing).run();
 }
 
 }  // namespace socklb

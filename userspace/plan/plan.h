@@ -7,6 +7,8 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -60,8 +62,11 @@ struct Plan {
   std::vector<uint32_t> released_backend_ids;
 
   // Every pod address:port a TCP service lists after the plan, sorted: a
-  // TCP connection to one that leaves this set has lost its pod.
+  // TCP connection to one that leaves this set has lost its pod. Only a
+  // full plan lists them all.
   std::vector<ReverseKey> tcp_endpoints;
+  // A scoped plan's: the ones its services listed before and none lists after.
+  std::vector<ReverseKey> gone_tcp_endpoints;
 
   PlanSummary summary;
   Diagnostics diagnostics;  // services refused for capacity
@@ -83,6 +88,26 @@ struct PlanLimits {
 
 PlanLimits limits_of(const MapStore& store);
 
-Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits);
+// Who lists each pod address:port after a plan, and what each service key
+// lists: the reverse map, the SHARED flags and the pod address entries
+// follow from it. The planner keeps it from one plan to the next.
+struct EndpointListing {
+  std::map<ReverseKey, std::vector<ServiceKey>> by_endpoint;
+  std::map<ServiceKey, std::vector<ReverseKey>> by_service;
+};
+
+// Plans every service: the kernel is compared with the desired state entry
+// by entry, and whatever no service uses goes. `listing`, when given, is
+// rebuilt.
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits,
+               EndpointListing* listing = nullptr);
+
+// Plans only the service keys in `scope` (those whose desired entry
+// changed): every other key is taken to be served as desired already. The
+// cost is that of the keys, their endpoints and the other services listing
+// those. `listing` must be what the previous plan left (after it was
+// applied); it is updated.
+Plan make_plan(const DesiredState& desired, const KernelState& kernel, const PlanLimits& limits,
+               const std::set<ServiceKey>& scope, EndpointListing& listing);
 
 }  // namespace socklb
