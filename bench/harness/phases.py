@@ -1,6 +1,7 @@
 """The phases of a run: set up, compare modes (interleaved rounds), sweep the
 number of services, time the control plane. Results are plain dicts."""
 
+import json
 import os
 import platform
 import statistics
@@ -23,9 +24,10 @@ SWEEP_MODES = ["direct", "socklb", "iptables", "nftables"]
 
 
 class Plan:
-    def __init__(self, rounds, duration, warmup, sweep, control_plane, endpoint_changes, netfilter_timeout):
+    def __init__(self, rounds, duration, warmup, sweep, control_plane, endpoint_changes, netfilter_timeout, pipeline):
         self.rounds, self.duration, self.warmup = rounds, duration, warmup
         self.sweep = sweep
+        self.pipeline = pipeline  # (services, backends each) for the in-process control-plane benchmark
         self.control_plane = control_plane
         self.endpoint_changes = endpoint_changes
         self.netfilter_timeout = netfilter_timeout
@@ -33,12 +35,13 @@ class Plan:
     @staticmethod
     def full():
         return Plan(rounds=7, duration=1.5, warmup=0.3, sweep=[1, 1000, 10000, 100000],
-                    control_plane=[1000, 10000, 100000], endpoint_changes=10, netfilter_timeout=180)
+                    control_plane=[1000, 10000, 100000], endpoint_changes=20, netfilter_timeout=180,
+                    pipeline=[(50000, 1), (100000, 1), (100000, 10)])
 
     @staticmethod
     def quick():
         return Plan(rounds=1, duration=1, warmup=0.3, sweep=[1, 1000], control_plane=[1000],
-                    endpoint_changes=3, netfilter_timeout=60)
+                    endpoint_changes=3, netfilter_timeout=60, pipeline=[(1000, 1)])
 
 
 class Commands:
@@ -72,6 +75,7 @@ class Bench:
         if not hook_cost_only:
             self.sweep()
         if not (skip_control_plane or hook_cost_only):
+            self.pipeline()
             self.control_plane()
         self.results["loadavg_after"] = loadavg()
         self.results["elapsed_s"] = time.monotonic() - started
@@ -220,8 +224,8 @@ class Bench:
             took, rss = self.agent.set_fillers(n - 1, 10, timeout=900)
             row["socklb"] = {"seconds": took, "peak_rss_mib": rss, "map_mib": self.agent.map_memory_mib()}
             log(f"control plane: socklb {took:.2f}s, agent peak RSS {rss:.0f} MiB")
-            if n == min(x for x in p.control_plane if x >= min(10000, max(p.control_plane))):
-                row["endpoint_change"] = self.endpoint_changes()
+            if n == max(p.control_plane):
+                row["endpoint_change"], row["endpoint_change_agent_ms"] = self.endpoint_changes()
             svcs = services.all_services(self.pods, n, 10)
             for m, rules in self.rules.items():
                 previous = out[-1][m] if out else None
@@ -244,7 +248,7 @@ class Bench:
 
     def endpoint_changes(self):
         """Alternates the measured service between the spare pod and pod 4."""
-        samples = []
+        samples, agent_ms = [], []
         cpu_before = cpu_seconds([self.agent.proc.pid])
         for i in range(self.plan.endpoint_changes):
             target = SPARE_POD if i % 2 == 0 else POD_COUNT
@@ -253,6 +257,8 @@ class Bench:
             with profile if i < 2 else _nothing():
                 samples.append(self.agent.time_endpoint_change(self.bins["loadgen"], self.topo.clients["plain"],
                                                                pod_ip(target), f"pod{target}", timeout=60))
+            # the agent's own figure for the same change: inotify to map writes done
+            agent_ms.append(self.agent.last_sync_event().get("since_change_ms"))
             if i == 1:
                 self.results["agent_profile"] = profile.top()
             time.sleep(0.05)
@@ -261,7 +267,19 @@ class Bench:
         time.sleep(0.5)
         log(f"endpoint change: median {statistics.median(samples) * 1000:.1f} ms, "
             f"max {max(samples) * 1000:.1f} ms over {len(samples)} changes")
-        return samples
+        return samples, agent_ms
+
+    def pipeline(self):
+        """The control plane alone in one process (bench/control_plane/pipeline_bench.cpp)."""
+        out = self.results["pipeline"] = []
+        for n, backends in self.plan.pipeline:
+            cmd = [self.bins["pipeline"], "--services", str(n), "--backends", str(backends), "--changes", "200"]
+            r = run(cmd)
+            row = json.loads(r.stdout)
+            row["command"] = " ".join(cmd)
+            out.append(row)
+            log(f"pipeline: {n} x {backends}: {row['upserts_per_s']:.0f} service upserts/s, "
+                f"{row['heap_bytes_per_service']:.0f} B of heap per service, one change p99 {row['change_p99_ms']:.2f} ms")
 
 
 class _nothing:

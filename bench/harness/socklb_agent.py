@@ -117,6 +117,13 @@ class Agent:
         syncs = agent_events.parse_text(text, "sync")
         return (syncs[-1]["sync"], syncs[-1]["services"], syncs[-1]["backends"]) if syncs else (0, 0, 0)
 
+    def last_sync_event(self):
+        """The agent's last sync event (docs/events.md); {} before the first or without events."""
+        if not self.events:
+            return {}
+        syncs = agent_events.parse_text(open(self.log_path, errors="replace").read(), "sync")
+        return syncs[-1] if syncs else {}
+
     def wait_for_services(self, count, after_sync, timeout):
         """Waits for a sync numbered above after_sync that serves `count`
         service ports; returns its monotonic time."""

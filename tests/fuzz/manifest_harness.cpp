@@ -1,7 +1,7 @@
 #include "manifest_harness.h"
 
 #include "agent/syncer.h"
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 #include "desired/reconcile.h"
 #include "fake_map_store.h"
 #include "manifests/document_parser.h"

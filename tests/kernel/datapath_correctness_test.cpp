@@ -14,7 +14,7 @@
 #include <thread>
 
 #include "agent/syncer.h"
-#include "datapath/pinned_maps.h"
+#include "kernel/pinned_maps.h"
 #include "expectations.h"
 #include "manifests.h"
 #include "manifests/manifest_reader.h"

@@ -6,7 +6,7 @@
 #include <string>
 #include <vector>
 
-#include "datapath/pinned_maps.h"
+#include "kernel/pinned_maps.h"
 #include "testbed.h"
 
 namespace kt {

@@ -11,8 +11,8 @@
 #include <algorithm>
 #include <thread>
 
-#include "datapath/kernel_state.h"
-#include "datapath/pinned_maps.h"
+#include "maps/kernel_state.h"
+#include "kernel/pinned_maps.h"
 #include "expectations.h"
 #include "manifests.h"
 #include "served.h"

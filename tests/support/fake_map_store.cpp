@@ -2,7 +2,7 @@
 
 #include <stdexcept>
 
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 
 namespace socklb::test {
 

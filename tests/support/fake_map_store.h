@@ -16,7 +16,7 @@
 #include <tuple>
 #include <vector>
 
-#include "datapath/map_store.h"
+#include "maps/map_store.h"
 #include "plan/id_quarantine.h"
 
 namespace socklb::test {

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 #include "desired/service_table.h"
 
 namespace socklb::test {

@@ -4,7 +4,7 @@
 #include <doctest/doctest.h>
 
 #include "backend_select.h"
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 #include "fake_map_store.h"
 
 using namespace socklb;

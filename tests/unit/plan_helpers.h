@@ -12,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 #include "fake_map_store.h"
 #include "plan/apply_plan.h"
 #include "plan/plan.h"

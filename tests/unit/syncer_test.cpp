@@ -3,7 +3,7 @@
 #include <doctest/doctest.h>
 
 #include "agent/syncer.h"
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 #include "desired_helpers.h"
 #include "fake_map_store.h"
 #include "served.h"

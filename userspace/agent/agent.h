@@ -6,7 +6,7 @@
 #include <chrono>
 #include <filesystem>
 
-#include "datapath/loader.h"
+#include "kernel/loader.h"
 #include "desired/reconcile.h"
 
 namespace socklb {

@@ -10,7 +10,7 @@
 #include <string_view>
 
 #include "agent/syncer.h"
-#include "datapath/loader.h"
+#include "kernel/loader.h"
 #include "manifests/diagnostic.h"
 
 namespace socklb {

@@ -5,7 +5,7 @@
 
 #include <cerrno>
 
-#include "datapath/sys_error.h"
+#include "sys/sys_error.h"
 
 namespace socklb {
 namespace fs = std::filesystem;

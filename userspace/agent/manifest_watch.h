@@ -5,7 +5,7 @@
 #include <map>
 #include <string>
 
-#include "datapath/unique_fd.h"
+#include "sys/unique_fd.h"
 
 namespace socklb {
 

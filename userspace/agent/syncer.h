@@ -7,8 +7,8 @@
 #include <optional>
 #include <vector>
 
-#include "datapath/kernel_state.h"
-#include "datapath/map_store.h"
+#include "maps/kernel_state.h"
+#include "maps/map_store.h"
 #include "desired/reconcile.h"
 #include "plan/apply_plan.h"
 #include "plan/id_quarantine.h"

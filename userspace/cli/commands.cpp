@@ -5,9 +5,9 @@
 #include <spdlog/spdlog.h>
 
 #include "cli/services_view.h"
-#include "datapath/pinned_maps.h"
-#include "datapath/preflight.h"
-#include "datapath/uninstall.h"
+#include "kernel/pinned_maps.h"
+#include "kernel/preflight.h"
+#include "kernel/uninstall.h"
 
 namespace socklb {
 

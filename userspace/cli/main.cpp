@@ -12,7 +12,7 @@
 #include "agent/event_log.h"
 #include "agent/agent_events.h"
 #include "cli/commands.h"
-#include "datapath/preflight.h"
+#include "kernel/preflight.h"
 
 namespace {
 

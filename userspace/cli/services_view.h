@@ -9,7 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 
 namespace socklb {
 

@@ -3,7 +3,7 @@
 // instead of read back from the maps. The syncer keeps it between syncs, so a
 // sync after one endpoint change does not decode every map again.
 
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 #include "plan/plan.h"
 
 namespace socklb {

@@ -2,7 +2,7 @@
 
 #include <functional>
 
-#include "datapath/map_store.h"
+#include "maps/map_store.h"
 #include "plan/plan.h"
 
 namespace socklb {

@@ -12,8 +12,8 @@
 #include <string>
 #include <vector>
 
-#include "datapath/kernel_state.h"
-#include "datapath/map_store.h"
+#include "maps/kernel_state.h"
+#include "maps/map_store.h"
 #include "desired/service_table.h"
 #include "manifests/diagnostic.h"
 

@@ -6,7 +6,7 @@
 #include <utility>
 #include <vector>
 
-#include "datapath/map_layout.h"
+#include "maps/map_layout.h"
 #include "model/service.h"
 
 namespace socklb {

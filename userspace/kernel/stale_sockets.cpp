@@ -1,4 +1,4 @@
-#include "datapath/stale_sockets.h"
+#include "kernel/stale_sockets.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -15,10 +15,10 @@
 
 #include <spdlog/spdlog.h>
 
-#include "datapath/loader.h"
-#include "datapath/pinned_maps.h"
-#include "datapath/sys_error.h"
-#include "datapath/unique_fd.h"
+#include "kernel/loader.h"
+#include "kernel/pinned_maps.h"
+#include "sys/sys_error.h"
+#include "sys/unique_fd.h"
 #include "socklb_stale_sockets.skel.h"
 
 namespace socklb {

@@ -1,4 +1,4 @@
-#include "datapath/preflight.h"
+#include "kernel/preflight.h"
 
 #include <linux/capability.h>
 #include <linux/magic.h>
@@ -13,7 +13,7 @@
 #include <sstream>
 #include <stdexcept>
 
-#include "datapath/sys_error.h"
+#include "sys/sys_error.h"
 
 namespace socklb {
 namespace fs = std::filesystem;

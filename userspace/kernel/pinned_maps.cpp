@@ -1,10 +1,10 @@
-#include "datapath/pinned_maps.h"
+#include "kernel/pinned_maps.h"
 
 #include <bpf/bpf.h>
 
 #include <cerrno>
 
-#include "datapath/sys_error.h"
+#include "sys/sys_error.h"
 
 namespace socklb {
 namespace {

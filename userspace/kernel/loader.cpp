@@ -1,4 +1,4 @@
-#include "datapath/loader.h"
+#include "kernel/loader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -13,10 +13,10 @@
 #include <memory>
 #include <vector>
 
-#include "datapath/map_layout.h"
-#include "datapath/pinned_maps.h"
-#include "datapath/sys_error.h"
-#include "datapath/unique_fd.h"
+#include "maps/map_layout.h"
+#include "kernel/pinned_maps.h"
+#include "sys/sys_error.h"
+#include "sys/unique_fd.h"
 #include "socklb_bpf.skel.h"
 
 namespace socklb {
@@ -178,8 +178,10 @@ void attach_program(bpf_program* prog, int cgroup_fd, const fs::path& pin) {
 }  // namespace
 
 fs::path link_pin_path(const fs::path& bpffs_dir, const std::string& program_name) {
-  return bpffs_dir / ("link_" + program_name);
+  return bpffs_dir / (std::string(kLinkPinPrefix) + program_name);
 }
+
+bool is_link_pin(const fs::path& pin) { return pin.filename().string().rfind(kLinkPinPrefix, 0) == 0; }
 
 uint64_t cgroup_id_of(const fs::path& cgroup) {
   struct stat st {};

@@ -1,4 +1,4 @@
-#include "datapath/map_codec.h"
+#include "maps/map_codec.h"
 
 #include <arpa/inet.h>
 

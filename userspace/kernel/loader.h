@@ -6,9 +6,10 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "datapath/map_layout.h"
+#include "maps/map_layout.h"
 
 namespace socklb {
 
@@ -31,7 +32,10 @@ struct InstallReport {
 
 InstallReport install_datapath(const InstallOptions& options);
 
+// Links are pinned as link_<program> next to the maps (map_layout.h names those).
+inline constexpr std::string_view kLinkPinPrefix = "link_";
 std::filesystem::path link_pin_path(const std::filesystem::path& bpffs_dir, const std::string& program_name);
+bool is_link_pin(const std::filesystem::path& pin);
 
 // The cgroup id the kernel reports for a cgroup v2 directory (its inode).
 uint64_t cgroup_id_of(const std::filesystem::path& cgroup);

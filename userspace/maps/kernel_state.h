@@ -8,8 +8,8 @@
 #include <optional>
 #include <vector>
 
-#include "datapath/map_codec.h"
-#include "datapath/map_store.h"
+#include "maps/map_codec.h"
+#include "maps/map_store.h"
 
 namespace socklb {
 

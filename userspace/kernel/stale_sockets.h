@@ -7,7 +7,7 @@
 #include <memory>
 #include <vector>
 
-#include "datapath/map_codec.h"
+#include "maps/map_codec.h"
 
 namespace socklb {
 

@@ -7,7 +7,7 @@
 #include <utility>
 #include <vector>
 
-#include "datapath/map_layout.h"
+#include "maps/map_layout.h"
 
 namespace socklb {
 

@@ -1,4 +1,4 @@
-#include "datapath/array_reader.h"
+#include "kernel/array_reader.h"
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <stdexcept>
 
-#include "datapath/sys_error.h"
-#include "datapath/unique_fd.h"
+#include "sys/sys_error.h"
+#include "sys/unique_fd.h"
 #include "socklb_array_reader.skel.h"
 
 namespace socklb {

@@ -1,4 +1,4 @@
-#include "datapath/uninstall.h"
+#include "kernel/uninstall.h"
 
 #include <bpf/bpf.h>
 
@@ -6,9 +6,9 @@
 #include <set>
 #include <string>
 
-#include "datapath/loader.h"
-#include "datapath/sys_error.h"
-#include "datapath/unique_fd.h"
+#include "kernel/loader.h"
+#include "sys/sys_error.h"
+#include "sys/unique_fd.h"
 
 namespace socklb {
 namespace fs = std::filesystem;
@@ -53,7 +53,7 @@ UninstallReport uninstall_datapath(const fs::path& bpffs_dir, const std::optiona
   if (fs::is_directory(bpffs_dir, ec)) {
     for (const auto& entry : fs::directory_iterator(bpffs_dir)) {
       const fs::path& pin = entry.path();
-      if (pin.filename().string().rfind("link_", 0) == 0) {
+      if (is_link_pin(pin)) {
         UniqueFd link(bpf_obj_get(pin.c_str()));
         if (link && detach_link_fd(link.get())) ++report.links_detached;
       }

@@ -1,4 +1,4 @@
-#include "datapath/sys_error.h"
+#include "sys/sys_error.h"
 
 #include <cerrno>
 #include <cstring>

@@ -5,7 +5,7 @@
 // map"), so one tiny array-of-maps whose only slot is rewritten serves as the
 // barrier: documented BPF behaviour, no extra privilege, about 8 ms here.
 
-#include "datapath/unique_fd.h"
+#include "sys/unique_fd.h"
 
 namespace socklb {
 

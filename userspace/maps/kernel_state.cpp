@@ -1,4 +1,4 @@
-#include "datapath/kernel_state.h"
+#include "maps/kernel_state.h"
 
 #include <algorithm>
 

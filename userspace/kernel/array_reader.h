@@ -6,7 +6,7 @@
 
 #include <memory>
 
-#include "datapath/map_store.h"
+#include "maps/map_store.h"
 
 namespace socklb {
 

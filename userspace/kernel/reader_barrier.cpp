@@ -1,10 +1,10 @@
-#include "datapath/reader_barrier.h"
+#include "kernel/reader_barrier.h"
 
 #include <bpf/bpf.h>
 
 #include <cerrno>
 
-#include "datapath/sys_error.h"
+#include "sys/sys_error.h"
 
 namespace socklb {
 

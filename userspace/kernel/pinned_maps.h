@@ -5,10 +5,10 @@
 #include <filesystem>
 #include <optional>
 
-#include "datapath/array_reader.h"
-#include "datapath/map_store.h"
-#include "datapath/reader_barrier.h"
-#include "datapath/unique_fd.h"
+#include "kernel/array_reader.h"
+#include "maps/map_store.h"
+#include "kernel/reader_barrier.h"
+#include "sys/unique_fd.h"
 
 namespace socklb {
 
