@@ -62,4 +62,4 @@ def write_sweep(w, outdir, sweep):
     got = norm["socklb"][-1]
     return (f"socklb CRR at {n_last:,} services within 5% of 1 service (normalised by direct)", ">= 0.95",
             f"{got:.3f} (iptables {norm['iptables'][-1]:.3f}, nftables {norm['nftables'][-1]:.3f})",
-            got >= 0.95 and n_last >= 100000)
+            got >= 0.95 if n_last >= 100000 else None)

@@ -117,12 +117,18 @@ class Agent:
         syncs = agent_events.parse_text(text, "sync")
         return (syncs[-1]["sync"], syncs[-1]["services"], syncs[-1]["backends"]) if syncs else (0, 0, 0)
 
-    def last_sync_event(self):
-        """The agent's last sync event (docs/events.md); {} before the first or without events."""
+    def next_sync_event(self, after, timeout):
+        """The first sync event numbered above `after` (docs/events.md), waiting for it; {} without events."""
         if not self.events:
             return {}
-        syncs = agent_events.parse_text(open(self.log_path, errors="replace").read(), "sync")
-        return syncs[-1] if syncs else {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            syncs = agent_events.parse_text(open(self.log_path, errors="replace").read(), "sync")
+            newer = [e for e in syncs if e["sync"] > after]
+            if newer:
+                return newer[0]
+            time.sleep(0.002)
+        raise RuntimeError(f"no sync event after sync {after} within {timeout}s")
 
     def wait_for_services(self, count, after_sync, timeout):
         """Waits for a sync numbered above after_sync that serves `count`
