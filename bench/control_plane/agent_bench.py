@@ -183,6 +183,7 @@ def main():
         latencies = []
         in_agent = []  # the agent's own: change reaching it -> map writes done
         rng = random.Random(os.getpid())
+        served = []
         generations = {}  # service -> how often its first endpoint moved: every change stays
         for n in range(a.changes):
             before = len(agent.syncs())
@@ -196,6 +197,8 @@ def main():
             latencies.append(1000 * (t - written))
             if sync["since_change_ms"] is not None:
                 in_agent.append(sync["since_change_ms"])
+            if sync.get("served_since_change_ms") is not None:
+                served.append(sync["served_since_change_ms"])
             if (sync["added"], sync["updated"], sync["removed"]) != (0, 1, 0):
                 print(f"change {n} (svc-{service}, slices-{index:03d}.yaml written at +{written - agent.started:.3f} s) "
                       f"gave an unexpected sync at +{t - agent.started:.3f} s:", describe(sync))
@@ -210,6 +213,10 @@ def main():
             print(f"change: in the agent (since_change_ms, change noticed -> map writes done): "
                   f"p50 {percentile(in_agent, 50):.1f} ms, p99 {percentile(in_agent, 99):.1f} ms, "
                   f"max {max(in_agent):.1f} ms")
+        if served:
+            print(f"change: in the agent (served_since_change_ms, change noticed -> the writes that serve it, "
+                  f"before the wait for readers and the removals): p50 {percentile(served, 50):.1f} ms, "
+                  f"p99 {percentile(served, 99):.1f} ms, max {max(served):.1f} ms")
         agent.stop(30)
         with open(os.path.join(work, "time.txt")) as f:
             rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())

@@ -74,8 +74,9 @@ TEST_CASE("--log-format json: every line an event; datapath, diagnostic, sync an
                         {"writes", "integer"},  {"added", "integer"},        {"updated", "integer"},
                         {"removed", "integer"}, {"held", "integer"},         {"unchanged", "integer"},
                         {"changes", "array"},   {"changes_omitted", "integer"}, {"errors", "integer"},
-                        {"warnings", "integer"}});
+                        {"warnings", "integer"},  {"served_since_change_ms", "number?"}});
   CHECK(syncs[0]["sync"] == 1);
+  CHECK(syncs[0]["resync"] == false);
   CHECK(syncs[0]["since_change_ms"].is_null());  // the first sync: no change behind it
   CHECK(syncs[0]["added"] == 2);
   auto added = syncs[0]["changes"].get<std::vector<std::string>>();
@@ -84,6 +85,9 @@ TEST_CASE("--log-format json: every line an event; datapath, diagnostic, sync an
   CHECK(syncs[0]["changes_omitted"] == 0);
   CHECK(syncs[1]["sync"] == 2);
   CHECK(syncs[1]["since_change_ms"].get<double>() > 0);
+  // served no later than all its writes were done
+  CHECK(syncs[1]["served_since_change_ms"].get<double>() > 0);
+  CHECK(syncs[1]["served_since_change_ms"].get<double>() <= syncs[1]["since_change_ms"].get<double>());
   CHECK(syncs[1]["updated"] == 1);
   CHECK(syncs[1]["held"] == 1);
   CHECK(syncs[1]["services"] == 2);

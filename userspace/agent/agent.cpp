@@ -91,7 +91,10 @@ class Agent {
     count(update.diagnostics, report);
     try {
       SyncResult r = resync ? syncer_.resync(objects_) : syncer_.sync(objects_);
-      if (first_unsynced_change_) report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
+      if (first_unsynced_change_) {
+        report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
+        report.since_change_served = r.served_at - *first_unsynced_change_;
+      }
       first_unsynced_change_.reset();
       log_diagnostics(number_, r.diagnostics);
       count(r.diagnostics, report);

@@ -70,6 +70,8 @@ void log_sync(const SyncReport& report, const SyncResult& result) {
              {"plan_ms", event_ms(std::chrono::duration<double, std::milli>(plan).count())},
              {"apply_ms", event_ms(std::chrono::duration<double, std::milli>(result.apply_took).count())},
              {"since_change_ms", report.since_change ? EventFields(event_ms(report.since_change->count())) : EventFields()},
+             {"served_since_change_ms",
+              report.since_change_served ? EventFields(event_ms(report.since_change_served->count())) : EventFields()},
              {"writes", result.writes},
              {"added", s.added},
              {"updated", s.updated},

@@ -30,6 +30,9 @@ struct SyncReport {
   // (inotify) to its last map write; none for the first sync and retries
   // without a change.
   std::optional<std::chrono::duration<double, std::milli>> since_change;
+  // The same to the writes that serve the change (before the wait for
+  // readers and the removals): when connects reach the new state.
+  std::optional<std::chrono::duration<double, std::milli>> since_change_served;
   std::size_t errors = 0, warnings = 0;  // diagnostics of this sync, reader's and syncer's
   // The periodic full resync: every service reconciled anew against the
   // maps read back. Its writes, if any, repaired drift.

@@ -99,8 +99,13 @@ SyncResult Syncer::sync(ObjectStore& objects) {
     plan = make_plan(desired, kernel, limits, changed, listing_);
   }
   auto apply_start = std::chrono::steady_clock::now();
+  std::optional<std::chrono::steady_clock::time_point> served_at;
+  ApplyObserver observer{[&](int phase, const Plan& p) {
+    if (phase == 4) served_at = std::chrono::steady_clock::now();
+    if (observer_.before_phase) observer_.before_phase(phase, p);
+  }};
   try {
-    apply_plan(plan, store_, observer_);
+    apply_plan(plan, store_, observer);
   } catch (...) {
     quarantine_.failed(plan);
     // the maps are read back and everything planned anew next time
@@ -128,6 +133,7 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   result.apply_took = std::chrono::duration_cast<std::chrono::microseconds>(apply_took);
+  result.served_at = served_at.value_or(std::chrono::steady_clock::now());
   return result;
 }
 

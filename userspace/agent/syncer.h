@@ -28,6 +28,9 @@ struct SyncResult {
   Diagnostics diagnostics;  // from reconcile and the planner
   std::chrono::microseconds took{0};        // the whole sync: reconcile, plan, map writes
   std::chrono::microseconds apply_took{0};  // of which the map writes (and the wait for readers)
+  // When the writes that serve the new state were done: before the wait
+  // for readers and the removals after it (phase 4), which only clean up.
+  std::chrono::steady_clock::time_point served_at;
 };
 
 class Syncer {

@@ -124,9 +124,14 @@ void ManifestReader::load(Job& job) const {
                                                   std::to_string(limits_.max_file_bytes) + ": split it"});
     return;
   }
+  // in blocks, not character by character: a change rereads its whole file
   std::string text;
   if (job.stamp) text.reserve(static_cast<std::size_t>(job.stamp->size));
-  text.assign(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  char block[1 << 16];
+  while (in.read(block, sizeof(block)) || in.gcount() > 0) {
+    text.append(block, static_cast<std::size_t>(in.gcount()));
+    if (text.size() > limits_.max_file_bytes) break;  // grew since the stat: refused below
+  }
   if (text.size() > limits_.max_file_bytes) {  // grew since the stat
     job.parsed.unreadable = true;
     job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "",

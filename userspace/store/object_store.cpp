@@ -43,10 +43,10 @@ void ObjectStore::upsert(Origin origin, const ObjectId& id, const ObjectPtr& obj
   auto it = std::find_if(versions.begin(), versions.end(), [&](const auto& v) { return v.first == origin; });
   if (it != versions.end()) {
     if (same_content(it->second, object)) {
-      // only its place in the file moved: messages cite the new one
-      unindex(origin, it->second);
+      // the same object (a file rewritten around it, or moved in it): the
+      // new version takes its place, for messages, and nothing is dirty
+      repoint(origin, it->second, object);
       it->second = object;
-      index(origin, object);
       return;
     }
     // the old version's service, labels, selector matches may differ from the new one's
@@ -88,6 +88,30 @@ void ObjectStore::index(Origin origin, const ObjectPtr& object) {
         else pods_[p->meta.ns][{p->meta.name, origin}] = p;
       },
       object);
+}
+
+void ObjectStore::repoint(Origin origin, const ObjectPtr& from, const ObjectPtr& to) {
+  auto swap_in = [&](auto& by_ref, const ServiceRef& ref, const auto& old_ptr, const auto& new_ptr) {
+    auto it = by_ref.find(ref);
+    if (it == by_ref.end()) return;
+    for (auto& instance : it->second)
+      if (instance.origin == origin && instance.object == old_ptr) instance.object = new_ptr;
+  };
+  std::visit(
+      [&](const auto& p) {
+        using Ptr = std::decay_t<decltype(p)>;
+        using T = std::remove_const_t<typename Ptr::element_type>;
+        const Ptr& q = std::get<Ptr>(to);
+        if constexpr (std::is_same_v<T, Service>) swap_in(services_, {p->meta.ns, p->meta.name}, p, q);
+        else if constexpr (std::is_same_v<T, EndpointSlice>) swap_in(slices_, {p->meta.ns, p->service_name}, p, q);
+        else if constexpr (std::is_same_v<T, Endpoints>) swap_in(endpoints_, {p->meta.ns, p->meta.name}, p, q);
+        else {
+          auto ns = pods_.find(p->meta.ns);
+          if (ns == pods_.end()) return;
+          if (auto pod = ns->second.find({p->meta.name, origin}); pod != ns->second.end()) pod->second = q;
+        }
+      },
+      from);
 }
 
 void ObjectStore::unindex(Origin origin, const ObjectPtr& object) {

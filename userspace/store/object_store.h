@@ -63,6 +63,7 @@ class ObjectStore {
   void remove(Origin origin, const ObjectId& id);
   void index(Origin origin, const ObjectPtr& object);    // into the by-service/namespace indexes
   void unindex(Origin origin, const ObjectPtr& object);
+  void repoint(Origin origin, const ObjectPtr& from, const ObjectPtr& to);  // same content, new version
   void set_broken(Origin origin, std::vector<BrokenObject> broken);
   void touch(const ObjectPtr& object);     // marks what one version of an object concerns
   void touch(const BrokenObject& broken);  // and what a broken one holds
