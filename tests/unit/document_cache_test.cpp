@@ -48,7 +48,23 @@ TEST_CASE("a cached parse equals a fresh parse, edit after edit") {
     ParsedFile cached = parse_manifest_text(text, "m.yaml", cache);
     ParsedFile fresh = parse_manifest_text(text, "m.yaml");
     CHECK(summary(cached) == summary(fresh));
+    // as the reader does: the result handed back, so the next parse takes
+    // its unchanged documents from it
+    cache.adopt(std::make_shared<const ManifestSet>(cached.objects));
   }
+}
+
+TEST_CASE("with the last result handed back, only changed documents are parsed") {
+  DocumentCache cache;
+  std::string two = service("a", 80) + "---\n" + service("b", 80);
+  auto first = parse_manifest_text(two, "m.yaml", cache);
+  CHECK(cache.parsed() == 2);
+  cache.adopt(std::make_shared<const ManifestSet>(first.objects));
+  parse_manifest_text(two, "m.yaml", cache);
+  CHECK(cache.parsed() == 0);
+  // not handed back: everything again
+  parse_manifest_text(service("a", 80) + "---\n" + service("b", 81), "m.yaml", cache);
+  CHECK(cache.parsed() == 2);
 }
 
 TEST_CASE("the cache holds the documents of the last parse only") {

@@ -175,29 +175,83 @@ ParsedFile parse_manifest_text(const std::string& text, const std::string& file_
   return out;
 }
 
+namespace {
+
+template <typename T>
+void copy_range(const std::vector<T>& from, const std::size_t (&range)[2], std::vector<T>& into) {
+  into.insert(into.end(), from.begin() + static_cast<std::ptrdiff_t>(range[0]),
+              from.begin() + static_cast<std::ptrdiff_t>(range[1]));
+}
+
+// The objects of one document, from where they lie in `from`, into `into`,
+// moved `lines` further down the file.
+void copy_document(const ManifestSet& from, const DocumentCache::Range& r, int lines, ManifestSet& into) {
+  ManifestSet one;
+  copy_range(from.services, r.services, one.services);
+  copy_range(from.slices, r.slices, one.slices);
+  copy_range(from.endpoints, r.endpoints, one.endpoints);
+  copy_range(from.pods, r.pods, one.pods);
+  copy_range(from.broken, r.broken, one.broken);
+  copy_range(from.diagnostics, r.diagnostics, one.diagnostics);
+  one.ignored_kinds = r.ignored_kinds;
+  shift_lines(one, lines);
+  into.append(std::move(one));
+}
+
+// Appends one document's objects and says where they went.
+DocumentCache::Range append_document(ManifestSet&& objects, bool unreadable, int first_line, ManifestSet& into) {
+  DocumentCache::Range r;
+  r.first_line = first_line;
+  r.unreadable = unreadable;
+  r.ignored_kinds = objects.ignored_kinds;
+  auto mark = [](std::size_t (&range)[2], std::size_t before, std::size_t after) {
+    range[0] = before;
+    range[1] = after;
+  };
+  std::size_t s = into.services.size(), sl = into.slices.size(), e = into.endpoints.size(), p = into.pods.size(),
+              b = into.broken.size(), d = into.diagnostics.size();
+  into.append(std::move(objects));
+  mark(r.services, s, into.services.size());
+  mark(r.slices, sl, into.slices.size());
+  mark(r.endpoints, e, into.endpoints.size());
+  mark(r.pods, p, into.pods.size());
+  mark(r.broken, b, into.broken.size());
+  mark(r.diagnostics, d, into.diagnostics.size());
+  return r;
+}
+
+}  // namespace
+
 ParsedFile parse_manifest_text(const std::string& text, const std::string& file_name, DocumentCache& cache) {
   ParsedFile out;
-  std::unordered_map<uint64_t, ParsedFile> seen;
+  std::unordered_map<uint64_t, DocumentCache::Range> seen;
+  cache.parsed_ = 0;
   for (auto& doc : split_documents(text)) {
     uint64_t key = std::hash<std::string>{}(doc.text);
-    auto it = seen.find(key);
-    if (it == seen.end()) {
-      auto cached = cache.by_text_.find(key);
-      if (cached != cache.by_text_.end()) {
-        it = seen.emplace(key, std::move(cached->second)).first;
-      } else {
-        ParsedFile one;  // parsed as if the document began the file
-        Classifier classifier(file_name, one);
-        parse_document({std::move(doc.text), 1}, file_name, classifier);
-        it = seen.emplace(key, std::move(one)).first;
-      }
+    ManifestSet objects;
+    bool unreadable = false;
+    if (auto again = seen.find(key); again != seen.end()) {
+      // the same text earlier in this file
+      copy_document(out.objects, again->second, doc.first_line - again->second.first_line, objects);
+      unreadable = again->second.unreadable;
+    } else if (auto cached = cache.by_text_.find(key); cached != cache.by_text_.end() && cache.result_) {
+      copy_document(*cache.result_, cached->second, doc.first_line - cached->second.first_line, objects);
+      unreadable = cached->second.unreadable;
+    } else {
+      ParsedFile one;  // parsed as if the document began the file
+      Classifier classifier(file_name, one);
+      parse_document({std::move(doc.text), 1}, file_name, classifier);
+      ++cache.parsed_;
+      objects = std::move(one.objects);
+      shift_lines(objects, doc.first_line - 1);
+      unreadable = one.unreadable;
     }
-    ManifestSet objects = it->second.objects;
-    shift_lines(objects, doc.first_line - 1);
-    out.objects.append(std::move(objects));
-    out.unreadable = out.unreadable || it->second.unreadable;
+    auto range = append_document(std::move(objects), unreadable, doc.first_line, out.objects);
+    seen.emplace(key, std::move(range));
+    out.unreadable = out.unreadable || unreadable;
   }
   cache.by_text_ = std::move(seen);
+  cache.result_.reset();  // until the reader hands this result back
   return out;
 }
 

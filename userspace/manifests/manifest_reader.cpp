@@ -156,6 +156,7 @@ ManifestReader::SharedSet ManifestReader::settle(const std::string& file, Parsed
     // tree is held once, not twice
     auto good = std::make_shared<const ManifestSet>(std::move(parsed.objects));
     last_good_[file] = good;
+    documents_[file].adopt(good);  // its documents are found in it next time
     return good;
   } else if (previous != last_good_.end()) {
     fill_from_previous(parsed.objects, *previous->second);
