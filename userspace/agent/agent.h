@@ -20,7 +20,7 @@ struct AgentOptions {
   // How often every service is reconciled anew against the maps read back:
   // the safety net under the incremental syncs (a bug, or a map written by
   // someone else), not the path of changes.
-  std::chrono::seconds full_resync{300};
+  std::chrono::seconds full_resync{3600};
 };
 
 // Returns the process exit code. Start-up problems throw with a message

@@ -44,7 +44,7 @@ struct RunFlags {
   std::vector<std::string> service_cidrs = {"10.96.0.0/12", "fd00:10:96::/108"};
   MapCapacities capacities;
   std::string log_format = "text";
-  unsigned full_resync_sec = 300;
+  unsigned full_resync_sec = 3600;
 };
 
 int run_command(const RunFlags& flags) {
@@ -99,7 +99,8 @@ int main(int argc, char** argv) {
 
   run_cmd->add_option("--full-resync", run.full_resync_sec,
                       "seconds between full resyncs: every service reconciled anew and compared with the maps read "
-                      "back, repairing any drift (changes are applied as they come, not by this)")
+                      "back, repairing any drift (changes are applied as they come, not by this; at 100k services "
+                      "one takes seconds, during which changes wait)")
       ->check(CLI::Range(1u, 86400u))->capture_default_str();
   run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
