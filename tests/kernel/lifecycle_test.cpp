@@ -5,6 +5,9 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <thread>
+
+#include "maps/map_codec.h"
 
 #include "expectations.h"
 #include "manifests.h"
@@ -98,4 +101,37 @@ TEST_CASE("pins are root-only") {
   CHECK((fs::status(node.bpffs()).permissions() & fs::perms::all) == fs::perms::owner_all);
   for (const auto& entry : fs::directory_iterator(node.bpffs()))
     CHECK((fs::status(entry.path()).permissions() & fs::perms::all) == (fs::perms::owner_read | fs::perms::owner_write));
+}
+
+TEST_CASE("a ClusterIP entry removed behind the agent's back is restored by the next full resync, which logs the drift") {
+  using namespace std::chrono_literals;
+  Testbed node;
+  node.serve({"10.244.1.10:8080"});
+  node.write_manifest("web.yaml", service("web", "10.96.0.10", kHttpPort) + pod({"web-a", "10.244.1.10"}));
+  node.start_agent({"--full-resync", "2"});
+  REQUIRE(count_ok(node.connect("10.96.0.10:80")) == 1);
+  std::size_t from = node.agent().lines().size();
+
+  // someone else deletes the ClusterIP's address entry: connects to it are no longer translated
+  {
+    auto maps = socklb::PinnedMaps::open(node.bpffs(), false);
+    auto [map, key] = socklb::encode_addr_key(*socklb::IpAddress::parse("10.96.0.10"));
+    maps->remove(map, {key});
+  }
+  CHECK(count_ok(node.connect("10.96.0.10:80", {.timeout_ms = 300})) == 0);
+
+  // no change in the manifests: only the resync can see it
+  nlohmann::json resync;
+  for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until && resync.is_null();) {
+    for (const auto& sync : node.events("sync", from))
+      if (sync.value("resync", false) && sync.value("writes", 0) > 0) resync = sync;
+    std::this_thread::sleep_for(50ms);
+  }
+  REQUIRE_MESSAGE(!resync.is_null(), node.agent().output());
+  CHECK(resync["writes"] == 1);  // the one entry, nothing else rewritten
+  CHECK(count_ok(node.connect("10.96.0.10:80")) == 1);
+  bool logged = false;
+  for (const auto& log : node.events("log", from))
+    logged |= log.value("message", "").find("drifted") != std::string::npos;
+  CHECK(logged);
 }

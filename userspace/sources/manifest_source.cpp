@@ -65,7 +65,8 @@ SourceUpdate ManifestSource::read() {
     diff({gone.origin, nullptr}, gone.objects, out);
   }
   files_ = std::move(now);
-  out.hold_everything = hold;
+  if (hold != held_everything_) out.hold_everything = hold;  // said when it changes only
+  held_everything_ = hold;
   return out;
 }
 

@@ -37,6 +37,7 @@ class ManifestSource {
   ManifestReader reader_;
   std::map<std::string, File> files_;  // as last reported
   Origin next_origin_ = 1;
+  bool held_everything_ = false;  // as last reported
 };
 
 }  // namespace socklb
