@@ -1,6 +1,7 @@
 #include "manifests/document_parser.h"
 
 #include <sstream>
+#include <string_view>
 
 #include <yaml-cpp/depthguard.h>
 
@@ -18,19 +19,21 @@ struct Document {
 // YAML (block scalars are indented), so a line scan is exact enough.
 std::vector<Document> split_documents(const std::string& text) {
   std::vector<Document> docs(1);
-  std::istringstream in(text);
-  std::string line;
   int number = 0;
-  while (std::getline(in, line)) {
+  for (std::size_t pos = 0; pos < text.size();) {
+    std::size_t end = text.find('\n', pos);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + pos, end - pos);
+    pos = end + 1;
     ++number;
-    bool marker = line.rfind("---", 0) == 0 && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+    bool marker = line.substr(0, 3) == "---" && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
     if (marker) {
       docs.push_back({"", number});
-      line.replace(0, 3, "   ");  // keep content after the marker, columns intact
-    } else if (line == "..." || line == "...\r") {
-      line.clear();
+      docs.back().text.append("   ").append(line.substr(3));  // keep content after the marker, columns intact
+    } else if (line != "..." && line != "...\r") {
+      docs.back().text.append(line);
     }
-    docs.back().text += line + "\n";
+    docs.back().text.push_back('\n');
   }
   return docs;
 }
@@ -186,37 +189,50 @@ void copy_range(const std::vector<T>& from, const std::size_t (&range)[2], std::
 // The objects of one document, from where they lie in `from`, into `into`,
 // moved `lines` further down the file.
 void copy_document(const ManifestSet& from, const DocumentCache::Range& r, int lines, ManifestSet& into) {
-  ManifestSet one;
-  copy_range(from.services, r.services, one.services);
-  copy_range(from.slices, r.slices, one.slices);
-  copy_range(from.endpoints, r.endpoints, one.endpoints);
-  copy_range(from.pods, r.pods, one.pods);
-  copy_range(from.broken, r.broken, one.broken);
-  copy_range(from.diagnostics, r.diagnostics, one.diagnostics);
-  one.ignored_kinds = r.ignored_kinds;
-  shift_lines(one, lines);
-  into.append(std::move(one));
+  auto copy = [&](const auto& source, const std::size_t (&range)[2], auto& target) {
+    std::size_t first = target.size();
+    copy_range(source, range, target);
+    for (std::size_t i = first; i < target.size(); ++i) target[i].meta.where.line += lines;
+  };
+  copy(from.services, r.services, into.services);
+  copy(from.slices, r.slices, into.slices);
+  copy(from.endpoints, r.endpoints, into.endpoints);
+  copy(from.pods, r.pods, into.pods);
+  copy_range(from.broken, r.broken, into.broken);
+  std::size_t first = into.diagnostics.size();
+  copy_range(from.diagnostics, r.diagnostics, into.diagnostics);
+  for (std::size_t i = first; i < into.diagnostics.size(); ++i)
+    if (into.diagnostics[i].where.line > 0) into.diagnostics[i].where.line += lines;
+  for (const auto& [kind, n] : r.ignored_kinds) into.ignored_kinds[kind] += n;
 }
 
-// Appends one document's objects and says where they went.
-DocumentCache::Range append_document(ManifestSet&& objects, bool unreadable, int first_line, ManifestSet& into) {
+// How many of each a set holds: where the next document's objects begin.
+struct Sizes {
+  std::size_t services, slices, endpoints, pods, broken, diagnostics;
+};
+
+Sizes sizes_of(const ManifestSet& set) {
+  return {set.services.size(), set.slices.size(), set.endpoints.size(),
+          set.pods.size(),     set.broken.size(), set.diagnostics.size()};
+}
+
+// Where one document's objects went: from `before` to the end of `into`.
+DocumentCache::Range range_since(const Sizes& before, const ManifestSet& into, int first_line, bool unreadable,
+                                 std::map<std::string, int> ignored_kinds) {
   DocumentCache::Range r;
   r.first_line = first_line;
   r.unreadable = unreadable;
-  r.ignored_kinds = objects.ignored_kinds;
-  auto mark = [](std::size_t (&range)[2], std::size_t before, std::size_t after) {
-    range[0] = before;
-    range[1] = after;
+  r.ignored_kinds = std::move(ignored_kinds);
+  auto mark = [](std::size_t (&range)[2], std::size_t from, std::size_t to) {
+    range[0] = from;
+    range[1] = to;
   };
-  std::size_t s = into.services.size(), sl = into.slices.size(), e = into.endpoints.size(), p = into.pods.size(),
-              b = into.broken.size(), d = into.diagnostics.size();
-  into.append(std::move(objects));
-  mark(r.services, s, into.services.size());
-  mark(r.slices, sl, into.slices.size());
-  mark(r.endpoints, e, into.endpoints.size());
-  mark(r.pods, p, into.pods.size());
-  mark(r.broken, b, into.broken.size());
-  mark(r.diagnostics, d, into.diagnostics.size());
+  mark(r.services, before.services, into.services.size());
+  mark(r.slices, before.slices, into.slices.size());
+  mark(r.endpoints, before.endpoints, into.endpoints.size());
+  mark(r.pods, before.pods, into.pods.size());
+  mark(r.broken, before.broken, into.broken.size());
+  mark(r.diagnostics, before.diagnostics, into.diagnostics.size());
   return r;
 }
 
@@ -228,27 +244,30 @@ ParsedFile parse_manifest_text(const std::string& text, const std::string& file_
   cache.parsed_ = 0;
   for (auto& doc : split_documents(text)) {
     uint64_t key = std::hash<std::string>{}(doc.text);
-    ManifestSet objects;
-    bool unreadable = false;
+    Sizes before = sizes_of(out.objects);
+    DocumentCache::Range range;
     if (auto again = seen.find(key); again != seen.end()) {
-      // the same text earlier in this file
+      // the same text earlier in this file: copied through a temporary, as
+      // it is read from the set being appended to
+      ManifestSet objects;
       copy_document(out.objects, again->second, doc.first_line - again->second.first_line, objects);
-      unreadable = again->second.unreadable;
+      out.objects.append(std::move(objects));
+      range = range_since(before, out.objects, doc.first_line, again->second.unreadable, again->second.ignored_kinds);
     } else if (auto cached = cache.by_text_.find(key); cached != cache.by_text_.end() && cache.result_) {
-      copy_document(*cache.result_, cached->second, doc.first_line - cached->second.first_line, objects);
-      unreadable = cached->second.unreadable;
+      copy_document(*cache.result_, cached->second, doc.first_line - cached->second.first_line, out.objects);
+      range = range_since(before, out.objects, doc.first_line, cached->second.unreadable, cached->second.ignored_kinds);
     } else {
       ParsedFile one;  // parsed as if the document began the file
       Classifier classifier(file_name, one);
       parse_document({std::move(doc.text), 1}, file_name, classifier);
       ++cache.parsed_;
-      objects = std::move(one.objects);
-      shift_lines(objects, doc.first_line - 1);
-      unreadable = one.unreadable;
+      shift_lines(one.objects, doc.first_line - 1);
+      auto kinds = one.objects.ignored_kinds;
+      out.objects.append(std::move(one.objects));
+      range = range_since(before, out.objects, doc.first_line, one.unreadable, std::move(kinds));
     }
-    auto range = append_document(std::move(objects), unreadable, doc.first_line, out.objects);
+    out.unreadable = out.unreadable || range.unreadable;
     seen.emplace(key, std::move(range));
-    out.unreadable = out.unreadable || unreadable;
   }
   cache.by_text_ = std::move(seen);
   cache.result_.reset();  // until the reader hands this result back
