@@ -29,6 +29,23 @@ TEST_CASE("refused at once: no usable endpoint, or a port the ClusterIP does not
   auto direct = node.connect("10.244.1.10:8080");
   CHECK(direct[0].ok);
   CHECK(direct[0].peer == "10.244.1.10:8080");
+
+  // socklb explain says the same from the maps
+  auto explain = [&](const std::string& to) {
+    auto result = node.socklb({"explain", to, "-o", "json"});
+    REQUIRE_MESSAGE(result.code == 0, result.output);
+    auto json = nlohmann::json::parse(result.output);
+    return json["verdict"].get<std::string>() + (json["reason"].is_null() ? "" : " " + json["reason"].get<std::string>());
+  };
+  CHECK(explain("10.96.0.10:80") == "translated");
+  CHECK(explain("10.96.0.20:80") == "refused no-backend");
+  CHECK(explain("10.96.0.20:53/udp") == "refused no-backend");
+  CHECK(explain("10.96.0.10:81") == "refused no-such-port");
+  CHECK(explain("10.96.0.99:80") == "untouched not-a-service-address");
+  CHECK(explain("10.244.1.10:8080") == "untouched pod-address");
+  auto bad = node.socklb({"explain", "web:80"});
+  CHECK(bad.code != 0);
+  CHECK(bad.output.find("ADDRESS:PORT") != std::string::npos);
 }
 
 TEST_CASE("sessionAffinity ClientIP sticks to one pod; switching it off spreads again") {

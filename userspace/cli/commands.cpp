@@ -4,6 +4,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "cli/explain.h"
 #include "cli/services_view.h"
 #include "kernel/pinned_maps.h"
 #include "kernel/preflight.h"
@@ -16,6 +17,18 @@ int services_command(const std::filesystem::path& bpffs_dir, const std::string& 
   auto rows = service_rows(read_kernel_state(*maps));
   if (output == "json") std::cout << render_json(rows).dump(2) << "\n";
   else std::cout << render_table(rows);
+  return 0;
+}
+
+int explain_command(const std::filesystem::path& bpffs_dir, const std::string& destination, const std::string& output) {
+  auto to = parse_destination(destination);
+  if (!to)
+    throw std::runtime_error("\"" + destination + "\" is not a destination: give ADDRESS:PORT[/tcp|udp], such as "
+                             "10.96.0.10:80 or [fd00:10:96::1]:53/udp");
+  auto maps = PinnedMaps::open(bpffs_dir, /*read_only=*/true);
+  Explanation e = explain(read_kernel_state(*maps), *to);
+  if (output == "json") std::cout << render_json(e).dump(2) << "\n";
+  else std::cout << render_text(e);
   return 0;
 }
 

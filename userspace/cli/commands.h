@@ -1,5 +1,5 @@
 #pragma once
-// The three commands behind the CLI. Each returns the process exit code.
+// The commands behind the CLI. Each returns the process exit code.
 
 #include <filesystem>
 #include <optional>
@@ -12,6 +12,7 @@ namespace socklb {
 inline const std::filesystem::path kDefaultBpffsDir = "/sys/fs/bpf/socklb";
 
 int services_command(const std::filesystem::path& bpffs_dir, const std::string& output);
+int explain_command(const std::filesystem::path& bpffs_dir, const std::string& destination, const std::string& output);
 int uninstall_command(const std::filesystem::path& bpffs_dir, const std::optional<std::filesystem::path>& cgroup);
 
 }  // namespace socklb

@@ -111,6 +111,16 @@ int main(int argc, char** argv) {
   services_cmd->add_option("-o,--output", output, "table or json")
       ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
+  std::string explain_bpffs = kDefaultBpffsDir.string(), explain_output = "table", destination;
+  auto* explain_cmd = app.add_subcommand(
+      "explain", "What a connect to ADDRESS:PORT[/tcp|udp] from the served cgroup would do now, read from the maps: "
+                 "left alone, translated to which backends, or refused and why");
+  explain_cmd->add_option("destination", destination, "ADDRESS:PORT[/tcp|udp], e.g. 10.96.0.10:80 or [fd00::1]:53/udp")
+      ->required();
+  explain_cmd->add_option("--bpffs", explain_bpffs, "directory of the pinned maps")->capture_default_str();
+  explain_cmd->add_option("-o,--output", explain_output, "table (text) or json")
+      ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
   std::string uninstall_bpffs = kDefaultBpffsDir.string(), uninstall_cgroup;
   auto* uninstall_cmd = app.add_subcommand("uninstall", "Detach the programs and remove every pin");
   uninstall_cmd->add_option("--bpffs", uninstall_bpffs, "directory of the pins")->capture_default_str();
@@ -122,6 +132,7 @@ int main(int argc, char** argv) {
   try {
     if (*run_cmd) return run_command(run);
     if (*services_cmd) return services_command(services_bpffs, output);
+    if (*explain_cmd) return explain_command(explain_bpffs, destination, explain_output);
     if (*uninstall_cmd)
       return uninstall_command(uninstall_bpffs, uninstall_cgroup.empty() ? std::nullopt
                                                                          : std::optional<std::filesystem::path>(uninstall_cgroup));

@@ -6,7 +6,6 @@
 #include <fmt/format.h>
 
 namespace socklb {
-namespace {
 
 std::string state_name(BackendState state) {
   switch (state) {
@@ -22,8 +21,6 @@ std::string service_label(const ServiceRow& row) {
   std::string label = row.ref.ns.empty() ? "?" : row.ref.str();
   return row.port_name.empty() ? label : label + ":" + row.port_name;
 }
-
-}  // namespace
 
 std::vector<ServiceRow> service_rows(const KernelState& state) {
   std::vector<ServiceRow> rows;

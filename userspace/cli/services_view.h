@@ -34,6 +34,8 @@ struct ServiceRow {
 };
 
 std::vector<ServiceRow> service_rows(const KernelState& state);
+std::string state_name(BackendState state);        // "active", "terminating", "serving", "listed"
+std::string service_label(const ServiceRow& row);  // "default/web:http"
 std::string render_table(const std::vector<ServiceRow>& rows);
 nlohmann::json render_json(const std::vector<ServiceRow>& rows);
 
