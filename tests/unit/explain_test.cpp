@@ -52,13 +52,18 @@ TEST_CASE("explain: translated, refused for each reason, or untouched, as the ma
   CHECK(service_label(*web.service) == "default/web:http");
   CHECK(web.service->live == 1);  // web-b is terminating while web-a is ready
   CHECK(web.service->affinity_timeout_sec == 10800);
-  std::string text = render_text(web);
-  CHECK(text.find("10.244.0.1:8080  active") != std::string::npos);
-  CHECK(text.find("10.244.0.2:8080  serving  (kept for connections that use it; no new ones)") != std::string::npos);
+  // word for word as the README shows it
+  CHECK(render_text(web) ==
+        "10.96.0.10:80/TCP: service default/web:http\n"
+        "  translated to one of 1 backend, chosen at random (sessionAffinity ClientIP: a client keeps its backend for "
+        "10800 s):\n"
+        "    10.244.0.1:8080  active\n"
+        "    10.244.0.2:8080  serving  (kept for connections that use it; no new ones)\n");
   CHECK(render_json(web)["service"]["name"] == "web");
 
   Explanation no_port = explain_text(maps, "10.96.0.10:81");
   CHECK((no_port.verdict == "refused" && no_port.reason == "no-such-port"));
+  CHECK(render_text(no_port) == "10.96.0.10:81/TCP: refused (ECONNREFUSED): 10.96.0.10 is a ClusterIP, but it has no 81/TCP port\n");
   Explanation udp = explain_text(maps, "10.96.0.10:80/udp");
   CHECK((udp.verdict == "refused" && udp.reason == "no-such-port"));
 
