@@ -123,6 +123,12 @@ echo
 echo "demo: \`socklb services --bpffs $BPFFS\` (read back from the pinned maps):"
 "$SOCKLB" services --bpffs "$BPFFS" | sed 's/^/  /'
 echo
+first=$(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services")
+first_ip=${first%:*}
+echo "demo: \`socklb explain\` (what a connect to one destination would do now, from the maps):"
+"$SOCKLB" explain "$first" --bpffs "$BPFFS" | sed 's/^/  /'
+"$SOCKLB" explain "$first_ip:1" --bpffs "$BPFFS" | sed 's/^/  /'
+echo
 echo "demo: \`bpftool map dump pinned $BPFFS/reverse\` (each pod address:port and the ClusterIP:port it serves,"
 echo "      which getpeername() shows; ports in network order, addresses as integers):"
 bpftool map dump pinned "$BPFFS/reverse" | sed 's/^/  /'
@@ -132,6 +138,7 @@ if [ $keep -eq 1 ]; then
 
 demo: still running. From another shell:
   $SOCKLB services --bpffs $BPFFS
+  $SOCKLB explain ADDRESS:PORT --bpffs $BPFFS   # what a connect there would do, and why
   bpftool map dump pinned $BPFFS/addrs_v4     # ClusterIPs with their ports and service ids, and their pods
   $PROBE --netns $CLIENT --cgroup $CG connect --to $(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services") --count 5
   sh -c 'echo \$\$ > $CG/cgroup.procs; exec ip netns exec $CLIENT <command>'   # any program as a client
