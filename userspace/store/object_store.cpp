@@ -55,7 +55,6 @@ void ObjectStore::upsert(Origin origin, const ObjectId& id, const ObjectPtr& obj
     it->second = object;
   } else {
     versions.emplace_back(origin, object);
-    ++objects_;
   }
   index(origin, object);
   touch(object);
@@ -70,7 +69,6 @@ void ObjectStore::remove(Origin origin, const ObjectId& id) {
   touch(it->second);
   unindex(origin, it->second);
   versions.erase(it);
-  --objects_;
   if (versions.empty()) objects_by_id_.erase(found);
 }
 

@@ -53,8 +53,6 @@ class ObjectStore {
   // a backend at such an address is dropped or allowed again.
   std::set<IpAddress> take_changed_cluster_ips() { return std::exchange(changed_cluster_ips_, {}); }
 
-  std::size_t object_count() const { return objects_; }
-
  private:
   template <typename T>
   using ByRef = std::map<ServiceRef, std::vector<Instance<T>>>;
@@ -80,7 +78,6 @@ class ObjectStore {
   std::map<IpAddress, uint32_t> cluster_ips_;  // -> how many Services list it
   std::set<IpAddress> changed_cluster_ips_;
   std::set<ServiceRef> dirty_;
-  std::size_t objects_ = 0;
 };
 
 }  // namespace socklb
