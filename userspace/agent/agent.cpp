@@ -20,6 +20,11 @@
 #include "kernel/preflight.h"
 #include "kernel/stale_sockets.h"
 #include "sys/sys_error.h"
+#include "kernel/attachment_check.h"
+#include "sources/kube_source.h"
+#include "status/health.h"
+#include "status/http_endpoints.h"
+#include "status/metrics.h"
 #include "sources/manifest_source.h"
 #include "store/object_store.h"
 
@@ -52,10 +57,16 @@ std::string signal_received(int fd) {
 
 class Agent {
  public:
-  Agent(const AgentOptions& options, MapStore& store, std::optional<FaultPoint> fault)
+  Agent(const AgentOptions& options, ObjectSource& source, MapStore& store, std::optional<FaultPoint> fault,
+        AgentMetrics& metrics, AgentHealth& health)
       : options_(options),
-        source_(options.manifests),
-        syncer_(store, options.reconcile, fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
+        metrics_(metrics),
+        health_(health),
+        source_(source),
+        maps_(store),
+        settings_(options.reconcile),
+        observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
+    syncer_.emplace(maps_, settings_, observer_);
     try {
       closer_.emplace(options.bpffs_dir, options.cgroup);
     } catch (const std::exception& e) {
@@ -63,8 +74,20 @@ class Agent {
     }
   }
 
+  // The node's zone (from its Node object) for topology hints. A change
+  // re-plans every service, as a restart would.
+  void set_zone(const std::string& zone) {
+    if (zone == settings_.node.zone) return;
+    spdlog::info("this node's zone is now \"{}\" (label topology.kubernetes.io/zone of Node {})", zone,
+                 settings_.node.node_name);
+    settings_.node.zone = zone;
+    syncer_.emplace(maps_, settings_, observer_);
+    objects_.mark_all_dirty();
+  }
+
   // A manifest changed: the next sync includes it.
   void changed(std::chrono::steady_clock::time_point noticed) {
+    health_.change_received(noticed);
     if (!first_unsynced_change_) first_unsynced_change_ = noticed;
   }
 
@@ -78,6 +101,7 @@ class Agent {
       update = source_.read();
     } catch (const std::exception& e) {
       log_sync_failed(number_, "read", e.what(), kRetryAfterFailure);
+      metrics_.sync_failed();
       return false;
     }
     objects_.apply(update);
@@ -90,7 +114,7 @@ class Agent {
     report.read = std::chrono::steady_clock::now() - read_start;
     count(update.diagnostics, report);
     try {
-      SyncResult r = resync ? syncer_.resync(objects_) : syncer_.sync(objects_);
+      SyncResult r = resync ? syncer_->resync(objects_) : syncer_->sync(objects_);
       if (first_unsynced_change_) {
         report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
         report.since_change_served = r.served_at - *first_unsynced_change_;
@@ -99,6 +123,7 @@ class Agent {
       log_diagnostics(number_, r.diagnostics);
       count(r.diagnostics, report);
       log_sync(report, r);
+      record(r, update.change_triggers);
       if (resync && r.writes && update.empty())
         spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
       // the first sync too: pods may have gone while no agent ran
@@ -106,6 +131,8 @@ class Agent {
       return true;
     } catch (const std::exception& e) {
       log_sync_failed(number_, "apply", e.what(), kRetryAfterFailure);
+      metrics_.sync_failed();
+      triggers_.insert(triggers_.end(), update.change_triggers.begin(), update.change_triggers.end());
       return false;
     }
   }
@@ -114,7 +141,7 @@ class Agent {
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
     try {
-      std::size_t n = syncer_.expire_affinity(uint64_t(now.tv_sec) * 1'000'000'000 + now.tv_nsec);
+      std::size_t n = syncer_->expire_affinity(uint64_t(now.tv_sec) * 1'000'000'000 + now.tv_nsec);
       if (n) spdlog::debug("removed {} expired affinity entr{}", n, n == 1 ? "y" : "ies");
     } catch (const std::exception& e) {
       spdlog::warn("cannot remove expired affinity entries: {}", e.what());
@@ -122,6 +149,21 @@ class Agent {
   }
 
  private:
+  // Metrics and health after a sync that went through.
+  void record(const SyncResult& r, const std::vector<std::chrono::system_clock::time_point>& triggers) {
+    metrics_.sync_done({r.took, r.summary.services, r.summary.backends, r.map_entries, r.map_capacity});
+    health_.synced(std::chrono::steady_clock::now(), r.summary.services);
+    // when the serving writes were done, on the clock the triggers use
+    auto served = std::chrono::system_clock::now() -
+                  std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::steady_clock::now() - r.served_at);
+    triggers_.insert(triggers_.end(), triggers.begin(), triggers.end());
+    // changes from before this agent started are not its latency (a file
+    // written last week, a slice unchanged for days)
+    for (auto t : triggers_)
+      if (t >= started_) metrics_.network_programmed(served - t);
+    triggers_.clear();
+  }
+
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
     if (!closer_) return;
     try {
@@ -136,10 +178,17 @@ class Agent {
   }
 
   const AgentOptions& options_;
+  AgentMetrics& metrics_;
+  AgentHealth& health_;
+  std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
+  std::vector<std::chrono::system_clock::time_point> triggers_;  // of changes a failed sync did not apply
   std::optional<StaleSocketCloser> closer_;
-  ManifestSource source_;
+  ObjectSource& source_;
+  MapStore& maps_;
+  ReconcileSettings settings_;
+  ApplyObserver observer_;
   ObjectStore objects_;  // every object the source reported, with what changed since the last sync
-  Syncer syncer_;
+  std::optional<Syncer> syncer_;  // made anew when the settings change
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
@@ -156,7 +205,21 @@ int run_agent(const AgentOptions& options) {
   require_bpf_privileges();
   require_btf();
   require_cgroup2_dir(options.cgroup);
-  list_manifest_files(options.manifests);  // fail fast on a wrong path, before touching the kernel
+  // fail fast on a wrong path or credentials, before touching the kernel
+  std::unique_ptr<ObjectSource> source;
+  KubeSource* kube = nullptr;
+  if (options.api) {
+    if (options.api->insecure)
+      spdlog::warn("{} skips TLS verification (insecure-skip-tls-verify): anyone between this node and {} can feed "
+                   "socklb services and redirect this node's connections; give the cluster's CA instead",
+                   options.api->origin, options.api->server);
+    auto k = std::make_unique<KubeSource>(KubeSourceOptions{*options.api, options.reconcile.node.node_name});
+    kube = k.get();
+    source = std::move(k);
+  } else {
+    list_manifest_files(options.manifests);
+    source = std::make_unique<ManifestSource>(options.manifests);
+  }
   prepare_bpffs_dir(options.bpffs_dir);
 
   InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
@@ -166,16 +229,36 @@ int run_agent(const AgentOptions& options) {
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
   auto maps = PinnedMaps::open(options.bpffs_dir, false);
-  Agent agent(options, *maps, fault);
+  AgentMetrics metrics;
+  std::size_t links = static_cast<std::size_t>(installed.links_created + installed.links_updated);
+  AgentHealth health([&] { return attachment_problem(options.bpffs_dir, options.cgroup, links); },
+                     options.health_timeout);
+  if (kube)
+    metrics.set_source_counters([kube] {
+      KubeSourceStats s = kube->stats();
+      return SourceCounters{s.watch_restarts, s.relists, s.errors_by_code};
+    });
+  if (kube) health.waiting_for("the first complete list from " + options.api->server);
+  HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
+  log_http_endpoints(http.health_port(), http.metrics_port());
+  Agent agent(options, *source, *maps, fault, metrics, health);
   UniqueFd signals = termination_signals();
   std::optional<ManifestWatch> watch;
-  bool pending = true;  // the first sync, or a retry
+  // The first sync: at once from files; from the API once everything has
+  // been listed (until then the pinned state keeps serving as it is).
+  bool pending = !kube;
+  if (kube)
+    spdlog::info("waiting for the first complete list of services and endpointslices from {}; the datapath pinned "
+                 "under {} keeps serving meanwhile",
+                 options.api->server, options.bpffs_dir.string());
+  bool zone_from_node = kube && options.reconcile.node.zone.empty();
   auto retry_at = std::chrono::steady_clock::now();
   auto expire_at = retry_at + kAffinityExpiry;
   auto resync_at = retry_at + options.full_resync;
 
   for (;;) {
-    if (!watch) {
+    health.loop_alive(std::chrono::steady_clock::now());
+    if (!kube && !watch) {
       try {
         watch.emplace(options.manifests);
       } catch (const std::exception& e) {
@@ -183,11 +266,14 @@ int run_agent(const AgentOptions& options) {
       }
     }
     if (pending && std::chrono::steady_clock::now() >= retry_at) {
+      if (zone_from_node)
+        if (auto zone = kube->zone()) agent.set_zone(*zone);
       pending = !agent.sync();
       if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
     }
     auto now = std::chrono::steady_clock::now();
-    if (!pending && now >= resync_at) {
+    bool started = !kube || kube->listed();
+    if (!pending && started && now >= resync_at) {
       pending = !agent.sync(true);
       if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
       resync_at = std::chrono::steady_clock::now() + options.full_resync;
@@ -197,22 +283,24 @@ int run_agent(const AgentOptions& options) {
       agent.expire_affinity();
       expire_at = now + kAffinityExpiry;
     }
-    pollfd fds[2] = {{signals.get(), POLLIN, 0}, {watch ? watch->fd() : -1, POLLIN, 0}};
+    int news = kube ? kube->fd() : watch ? watch->fd() : -1;
+    pollfd fds[2] = {{signals.get(), POLLIN, 0}, {news, POLLIN, 0}};
     auto wake = std::min(expire_at, resync_at);
-    if (pending || !watch) wake = std::min(wake, now + kRetryAfterFailure);
+    if (pending || news < 0) wake = std::min(wake, now + kRetryAfterFailure);
     int timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
     if (poll(fds, 2, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
     if (fds[0].revents & POLLIN) {
       log_stopping(signal_received(signals.get()), options.bpffs_dir);
       return 0;
     }
-    if (watch && (fds[1].revents & POLLIN)) {
+    if (news >= 0 && (fds[1].revents & POLLIN)) {
       // No waiting for a burst to settle: what arrived is applied now, and
       // what arrives meanwhile goes out in one batch with the next sync, so
       // under a stream of changes each is applied within about two syncs.
-      // Files are read when complete (IN_CLOSE_WRITE, IN_MOVED_TO).
+      // Files are read when complete (IN_CLOSE_WRITE, IN_MOVED_TO); the API's
+      // news is read by the sync itself (which clears the fd).
       auto noticed = std::chrono::steady_clock::now();
-      if (watch->drain()) {
+      if (kube || watch->drain()) {
         agent.changed(noticed);
         pending = true;
         retry_at = noticed;

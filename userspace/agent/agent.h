@@ -1,18 +1,23 @@
 #pragma once
 // `socklb run`: install the datapath, then keep the maps in line with the
-// manifests until SIGTERM/SIGINT. Exiting leaves the datapath pinned and
+// manifests (or the Kubernetes API) until SIGTERM/SIGINT. Exiting leaves the datapath pinned and
 // serving; the next run adopts it.
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 
 #include "kernel/loader.h"
+#include "kube/kubeconfig.h"
 #include "desired/reconcile.h"
 
 namespace socklb {
 
 struct AgentOptions {
+  // Where services come from: manifest files, or the Kubernetes API when
+  // `api` is set.
   std::filesystem::path manifests;
+  std::optional<ApiAccess> api;
   std::filesystem::path bpffs_dir;
   std::filesystem::path cgroup;
   ReconcileSettings reconcile;
@@ -21,6 +26,11 @@ struct AgentOptions {
   // the safety net under the incremental syncs (a bug, or a map written by
   // someone else), not the path of changes.
   std::chrono::seconds full_resync{3600};
+  // HTTP endpoints (HOST:PORT; empty: off): /healthz and /livez, /metrics.
+  std::string health_addr = "0.0.0.0:10256";
+  std::string metrics_addr = "127.0.0.1:10249";
+  // /healthz fails when a received change has waited this long to be applied.
+  std::chrono::seconds health_timeout{60};
 };
 
 // Returns the process exit code. Start-up problems throw with a message

@@ -111,6 +111,13 @@ void log_stopping(const std::string& signal, const std::filesystem::path& bpffs)
             fmt::format("stopping; the datapath stays pinned at {} and keeps serving", bpffs.string()));
 }
 
+void log_http_endpoints(int health_port, int metrics_port) {
+  auto port = [](int p) { return p ? nlohmann::json(p) : nlohmann::json(nullptr); };
+  auto text = [](int p) { return p ? std::to_string(p) : std::string("off"); };
+  log_event(spdlog::level::info, "http", {{"health_port", port(health_port)}, {"metrics_port", port(metrics_port)}},
+            fmt::format("serving /healthz and /livez on port {}, /metrics on port {}", text(health_port), text(metrics_port)));
+}
+
 void log_fatal(const std::string& error) {
   log_event(spdlog::level::critical, "fatal", {{"message", error}}, "socklb: error: " + error);
 }

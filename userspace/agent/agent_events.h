@@ -48,6 +48,9 @@ void log_sockets_closed(int sync, int count);
 
 void log_stopping(const std::string& signal, const std::filesystem::path& bpffs);
 
+// The HTTP endpoints listen (a port of 0: that one is off).
+void log_http_endpoints(int health_port, int metrics_port);
+
 // The agent could not start or had to stop: the error, naming the fix.
 void log_fatal(const std::string& error);
 

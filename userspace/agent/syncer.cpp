@@ -134,6 +134,8 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   result.apply_took = std::chrono::duration_cast<std::chrono::microseconds>(apply_took);
   result.served_at = served_at.value_or(std::chrono::steady_clock::now());
+  result.map_entries = known_->entries;
+  for (const auto& m : kMaps) result.map_capacity[static_cast<std::size_t>(m.id)] = store_.capacity(m.id);
   return result;
 }
 

@@ -3,6 +3,7 @@
 // map writes. Runs against any MapStore, so the whole control path is tested
 // without a kernel.
 
+#include <array>
 #include <chrono>
 #include <optional>
 #include <vector>
@@ -31,6 +32,9 @@ struct SyncResult {
   // When the writes that serve the new state were done: before the wait
   // for readers and the removals after it (phase 4), which only clean up.
   std::chrono::steady_clock::time_point served_at;
+  // Entries of each map after the sync, and its capacity (for /metrics).
+  std::array<std::size_t, kMaps.size()> map_entries{};
+  std::array<uint32_t, kMaps.size()> map_capacity{};
 };
 
 class Syncer {

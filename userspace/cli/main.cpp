@@ -13,6 +13,7 @@
 #include "agent/agent_events.h"
 #include "cli/commands.h"
 #include "kernel/preflight.h"
+#include "kube/kubeconfig.h"
 
 namespace {
 
@@ -40,20 +41,35 @@ std::string host_name() {
 }
 
 struct RunFlags {
-  std::string manifests, cgroup, bpffs = kDefaultBpffsDir.string(), node_name = host_name(), zone;
+  std::string manifests, kubeconfig, api_server, cgroup, bpffs = kDefaultBpffsDir.string(), node_name = host_name(), zone;
   std::vector<std::string> service_cidrs = {"10.96.0.0/12", "fd00:10:96::/108"};
   MapCapacities capacities;
   std::string log_format = "text";
   unsigned full_resync_sec = 3600;
+  std::string health_addr = "0.0.0.0:10256", metrics_addr = "127.0.0.1:10249";
+  unsigned health_timeout_sec = 60;
 };
 
 int run_command(const RunFlags& flags) {
   AgentOptions options;
   options.manifests = flags.manifests;
+  if (!flags.kubeconfig.empty()) {
+    options.api = load_kubeconfig(flags.kubeconfig);
+    if (!flags.api_server.empty()) options.api->server = checked_server_url(flags.api_server, "--api-server");
+  } else if (flags.manifests.empty()) {
+    if (flags.api_server.empty())
+      throw std::runtime_error("socklb run needs where services come from: --manifests PATH (files), --kubeconfig FILE "
+                               "(a Kubernetes API server), or in a pod --api-server https://HOST:PORT (with the pod's "
+                               "service account)");
+    options.api = in_cluster_access(flags.api_server);
+  }
   options.bpffs_dir = flags.bpffs;
   options.cgroup = flags.cgroup.empty() ? find_cgroup2_root() : std::filesystem::path(flags.cgroup);
   options.capacities = flags.capacities;
   options.full_resync = std::chrono::seconds(flags.full_resync_sec);
+  options.health_addr = flags.health_addr;
+  options.metrics_addr = flags.metrics_addr;
+  options.health_timeout = std::chrono::seconds(flags.health_timeout_sec);
   options.reconcile.node = {flags.node_name, flags.zone};
   for (const auto& text : flags.service_cidrs) {
     auto cidr = Cidr::parse(text);
@@ -74,9 +90,19 @@ int main(int argc, char** argv) {
       ->capture_default_str();
 
   RunFlags run;
-  auto* run_cmd = app.add_subcommand("run", "Serve the services in Kubernetes manifests (foreground agent)");
-  run_cmd->add_option("--manifests", run.manifests, "YAML file or directory (read recursively, watched for changes)")
-      ->required();
+  auto* run_cmd = app.add_subcommand("run", "Serve the services of Kubernetes manifests or of an API server (foreground agent)");
+  auto* manifests_opt =
+      run_cmd->add_option("--manifests", run.manifests, "YAML file or directory (read recursively, watched for changes)");
+  auto* kubeconfig_opt = run_cmd->add_option(
+      "--kubeconfig", run.kubeconfig,
+      "serve the services of a Kubernetes API server: a kubeconfig (YAML or JSON; its current-context's server, CA "
+      "and token, tokenFile or client certificate). Without it or --manifests: in-cluster (the pod's service "
+      "account; needs --api-server)");
+  auto* api_server_opt = run_cmd->add_option(
+      "--api-server", run.api_server,
+      "the API server's real address, https://HOST:PORT (in a pod; overrides the kubeconfig's server). Not the "
+      "kubernetes Service's ClusterIP: socklb itself translates ClusterIPs");
+  manifests_opt->excludes(kubeconfig_opt)->excludes(api_server_opt);
   run_cmd->add_option("--cgroup", run.cgroup, "cgroup v2 directory to attach to [default: the cgroup v2 root]");
   run_cmd->add_option("--bpffs", run.bpffs, "directory for the pinned maps and links")->capture_default_str();
   run_cmd->add_option("--service-cidr", run.service_cidrs, "ClusterIP ranges accepted (repeat for each)")
@@ -101,6 +127,15 @@ int main(int argc, char** argv) {
                       "seconds between full resyncs: every service reconciled anew and compared with the maps read "
                       "back, repairing any drift (changes are applied as they come, not by this; at 100k services "
                       "one takes seconds, during which changes wait)")
+      ->check(CLI::Range(1u, 86400u))->capture_default_str();
+  run_cmd->add_option("--health-addr", run.health_addr,
+                      "HOST:PORT of /healthz (200 once a complete state is applied and the programs act on the "
+                      "cgroup, else 503 with the reason) and /livez; '' turns it off")
+      ->capture_default_str();
+  run_cmd->add_option("--metrics-addr", run.metrics_addr, "HOST:PORT of /metrics (Prometheus text format); '' turns it off")
+      ->capture_default_str();
+  run_cmd->add_option("--health-timeout", run.health_timeout_sec,
+                      "seconds a received change may wait to be applied before /healthz reports 503")
       ->check(CLI::Range(1u, 86400u))->capture_default_str();
   run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();

@@ -178,6 +178,14 @@ ParsedFile parse_manifest_text(const std::string& text, const std::string& file_
   return out;
 }
 
+ParsedFile parse_object_tree(const YamlNode& root, const std::string& origin) {
+  ParsedFile out;
+  Classifier classifier(origin, out);
+  if (root.type != YamlNode::Type::Map) classifier.unreadable({origin, 0}, "an object must be a mapping");
+  else classifier.add(Field(&root, "", -1));  // no lines: messages name the object and field
+  return out;
+}
+
 namespace {
 
 template <typename T>

@@ -9,6 +9,7 @@
 #include <unordered_map>
 
 #include "manifests/manifest_set.h"
+#include "manifests/yaml_tree.h"
 
 namespace socklb {
 
@@ -19,6 +20,11 @@ struct ParsedFile {
 };
 
 ParsedFile parse_manifest_text(const std::string& text, const std::string& file_name);
+
+// One object already read into a tree (an API object decoded from JSON), by
+// the rules of a manifest document; `origin` names where it came from in
+// messages ("api").
+ParsedFile parse_object_tree(const YamlNode& root, const std::string& origin);
 
 // What each document of one file parsed to, by the document's text: a file
 // rewritten with one document changed (one EndpointSlice among a thousand)

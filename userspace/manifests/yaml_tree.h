@@ -37,6 +37,7 @@ class YamlDocument {
 
  private:
   friend class YamlTreeBuilder;
+  friend class JsonTreeBuilder;  // kube/json_tree.h: API objects arrive as JSON
   std::deque<YamlNode> nodes_;  // stable addresses as nodes are added
   const YamlNode* root_ = nullptr;
 };

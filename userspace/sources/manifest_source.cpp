@@ -2,6 +2,8 @@
 
 #include <unordered_map>
 
+#include "manifests/file_stamp.h"
+
 namespace socklb {
 namespace {
 
@@ -57,7 +59,12 @@ SourceUpdate ManifestSource::read() {
     auto before = files_.find(name);
     File file{before != files_.end() ? before->second.origin : next_origin_++, objects};
     if (before == files_.end()) diff(file, nullptr, out);
-    else if (before->second.objects != objects) diff(file, before->second.objects, out);
+    else if (before->second.objects != objects) {
+      diff(file, before->second.objects, out);
+      if (auto stamp = stamp_of(name))
+        out.change_triggers.push_back(std::chrono::system_clock::time_point(
+            std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(stamp->mtime_ns))));
+    }
     now.emplace(name, std::move(file));
   }
   for (const auto& [name, gone] : files_) {

@@ -9,11 +9,11 @@
 #include <string>
 
 #include "manifests/manifest_reader.h"
-#include "sources/object_event.h"
+#include "sources/object_source.h"
 
 namespace socklb {
 
-class ManifestSource {
+class ManifestSource : public ObjectSource {
  public:
   explicit ManifestSource(std::filesystem::path root, ReaderLimits limits = {})
       : root_(std::move(root)), reader_(limits) {}
@@ -21,7 +21,7 @@ class ManifestSource {
   // What changed since the last call; the first reports every object.
   // Throws std::runtime_error when the root cannot be listed (nothing is
   // reported then, and the next call starts from the same point).
-  SourceUpdate read();
+  SourceUpdate read() override;
 
   const std::filesystem::path& root() const { return root_; }
 

@@ -4,6 +4,7 @@
 // Sources know nothing of services or maps; the store works out what an
 // event touches.
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -59,6 +60,10 @@ struct SourceUpdate {
   // removed until it reads again. Unset: unchanged.
   std::optional<bool> hold_everything;
   Diagnostics diagnostics;  // about the input that changed
+  // When the changes were triggered, as their source knows it (an
+  // EndpointSlice's last-change-trigger-time, a file's modification time):
+  // for the network programming latency.
+  std::vector<std::chrono::system_clock::time_point> change_triggers;
   std::size_t origins = 0;  // files (or lists) looked at
   std::size_t parsed = 0;   // of which read anew
 
