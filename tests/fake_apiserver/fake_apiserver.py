@@ -310,6 +310,8 @@ class Store:
         md["uid"] = uid
         md["creationTimestamp"] = created
         labels = md.get("labels") or EMPTY_LABELS
+        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+            raise ValueError("%s %s: metadata.labels must map strings to strings" % (kind, md["name"]))
         e = Entry(key[0], key[1], self.rv, labels, dumps(obj), uid, created)
         objs[key] = e
         if old is None:
@@ -569,6 +571,7 @@ class State:
         self.token_user = args.token_user
         self.watch_410 = args.watch_410
         self.bookmark_interval = args.bookmark_interval
+        self.server_version = args.server_version
         self.forbidden = {}          # resource -> set of verbs ("*" = all)
         self.meta_lock = threading.Lock()
         self.requests = []
@@ -693,6 +696,7 @@ API_PATH = re.compile(
 
 class ApiHandler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    _entry = None
     server_version = "fake-apiserver"
     sys_version = ""
 
@@ -702,6 +706,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
 
     # -- responses
     def send_bytes(self, code, body, ctype="application/json"):
+        self.record(code)
         head = ("HTTP/1.1 %d %s\r\nContent-Type: %s\r\nCache-Control: no-cache, private\r\n"
                 "Date: %s\r\nContent-Length: %d\r\n\r\n" %
                 (code, http.HTTPStatus(code).phrase, ctype, self.date_time_string(), len(body)))
@@ -762,6 +767,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         m = API_PATH.match(path)
         res = None
         entry = {"method": method, "path": path, "query": query}
+        if self.headers.get("User-Agent"):
+            entry["userAgent"] = self.headers["User-Agent"]
         if m and (m.group("res") in RESOURCES):
             r = RESOURCES[m.group("res")]
             group = m.group("g") or ""
@@ -782,6 +789,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
             entry.update({"verb": method.lower(), "nonResourceURL": path})
         user = self.authenticate(st)
         entry["user"] = user
+        self._entry = entry
         try:
             if user is None:
                 raise ApiError(401, "Unauthorized", "Unauthorized")
@@ -791,8 +799,6 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 if method != "GET":
                     raise ApiError(405, "MethodNotAllowed", "the server does not allow this method on the "
                                    "requested resource")
-                entry["code"] = 200
-                st.record(entry)
                 return self.serve_discovery(path)
             verbs = st.forbidden.get(res.name)
             if verbs and ("*" in verbs or entry["verb"] in verbs):
@@ -813,26 +819,29 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(406, "NotAcceptable", "only the following media types are accepted: "
                                "application/json, application/json;as=Table;v=v1;g=meta.k8s.io")
             if watching:
-                entry["code"] = 200
-                st.record(entry)
                 return self.serve_watch(res, ns, name, query, accept)
             if name:
                 self.serve_get(res, ns, name, accept)
             else:
                 self.serve_list(res, ns, query, accept)
-            entry["code"] = 200
-            st.record(entry)
         except ApiError as e:
-            entry["code"] = e.code
-            st.record(entry)
             self.send_status(e)
+
+    def record(self, code):
+        """Logs this request (once), with the status it is answered with."""
+        entry = self._entry
+        if entry is not None:
+            self._entry = None
+            entry["code"] = code
+            self.server.state.record(entry)
 
     # -- discovery
     def serve_discovery(self, path):
         st = self.server.state
         path = path.rstrip("/") or "/"
         if path == "/version":
-            return self.send_json(200, {"major": "1", "minor": "30", "gitVersion": "v1.30.0-fake",
+            major, minor = re.match(r"v?(\d+)\.(\d+)", st.server_version).groups()
+            return self.send_json(200, {"major": major, "minor": minor, "gitVersion": st.server_version,
                                         "gitCommit": "0000000000000000000000000000000000000000",
                                         "gitTreeState": "clean", "buildDate": "2024-04-17T00:00:00Z",
                                         "goVersion": "go1.22.2", "compiler": "gc",
@@ -993,6 +1002,12 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         w = Watcher(res.name, ns, lsel, fsel)
         gone = None
         with store.lock:
+            if want is not None and want > store.rv:
+                # a real server waits up to 3 s for the version to appear, then answers this
+                raise ApiError(504, "Timeout", "Too large resource version: %d, current: %d" % (want, store.rv),
+                               {"causes": [{"reason": "ResourceVersionTooLarge",
+                                            "message": "Too large resource version"}],
+                                "retryAfterSeconds": 1})
             if want is not None and want < store.compacted_rv:
                 gone = status_obj(410, "Expired", "too old resource version: %d (%d)" % (want, store.compacted_rv))
             elif want is not None:
@@ -1012,6 +1027,7 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         if gone is not None and st.watch_410 == "http":
             raise ApiError(410, "Expired", gone["message"])
         self.close_connection = False
+        self.record(200)
         self.wfile.write(("HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nCache-Control: no-cache, "
                           "private\r\nDate: %s\r\nTransfer-Encoding: chunked\r\n\r\n" %
                           self.date_time_string()).encode())
@@ -1035,11 +1051,15 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
         table = accept[0] == "table"
         while True:
             now = time.monotonic()
-            wake = min([t for t in (deadline, next_bm) if t is not None], default=None)
+            # wake at least once a second to notice a client that went away
+            wake = min([t for t in (deadline, next_bm) if t is not None], default=now + 1.0)
             try:
-                item = w.q.get(timeout=None if wake is None else max(0.0, wake - now))
+                item = w.q.get(timeout=max(0.0, min(wake, now + 1.0) - now))
             except queue.Empty:
                 item = None
+                if self.peer_gone():
+                    self.close_connection = True
+                    return
             out = []
             while item is not None:
                 if item is DROP:
@@ -1103,6 +1123,14 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                                {"resourceVersion": str(ev.rv)})
         return b'{"type":"' + typ.encode() + b'","object":' + data + b'}\n'
 
+    def peer_gone(self):
+        """True once the client closed its end (TCP CLOSE_WAIT or CLOSE)."""
+        try:
+            state = self.connection.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+        except (OSError, ValueError, AttributeError):
+            return True
+        return state in (7, 8)  # TCP_CLOSE, TCP_CLOSE_WAIT
+
     def abort(self):
         self.close_connection = True
         try:
@@ -1126,6 +1154,12 @@ def _ip_str(v6, n):
 
 
 def generate(state, spec):
+    """N services and N EndpointSlices of B ready endpoints each, encoded straight to JSON.
+
+    Built in batches outside the store lock (all but the resourceVersion), each
+    batch then inserted under the lock, so the peak memory is the result plus
+    one batch. Objects that already exist become ordinary updates.
+    """
     n = int(spec.get("services", 0))
     b = int(spec.get("backends", 1))
     ns = spec.get("namespace", "bench")
@@ -1134,65 +1168,76 @@ def generate(state, spec):
     port = int(spec.get("port", 80))
     tport = int(spec.get("target_port", port))
     proto = spec.get("protocol", "TCP")
+    target_refs = bool(spec.get("target_refs", True))
     ci = ipaddress.ip_address(spec.get("first_cluster_ip", "10.96.0.1"))
     pi = ipaddress.ip_address(spec.get("first_pod_ip", "10.244.0.1"))
+    if ci.version != pi.version:
+        raise ValueError("first_cluster_ip and first_pod_ip must be of one IP family")
+    if n < 0 or b < 0:
+        raise ValueError("services and backends must be >= 0")
     v6 = ci.version == 6
     ci, pi = int(ci), int(pi)
     family = "IPv6" if v6 else "IPv4"
     ts = now_iso()
     jns = json.dumps(ns)
-    built = []
     svc_tail = ('","creationTimestamp":"%s"},"spec":{"ports":[{"name":"http","protocol":"%s","port":%d,'
                 '"targetPort":%d}],' % (ts, proto, port, tport))
-    for i in range(start, start + n):
-        name = "%s%d" % (prefix, i)
-        cip = _ip_str(v6, ci + i - start)
-        suid = str(uuid.uuid4())
-        spre = ('{"kind":"Service","apiVersion":"v1","metadata":{"name":"%s","namespace":%s,"uid":"%s",'
-                '"resourceVersion":"' % (name, jns, suid)).encode()
-        spost = (svc_tail + '"selector":{"app":"%s"},"clusterIP":"%s","clusterIPs":["%s"],"type":"ClusterIP",'
-                 '"sessionAffinity":"None","ipFamilies":["%s"],"ipFamilyPolicy":"SingleStack",'
-                 '"internalTrafficPolicy":"Cluster"},"status":{"loadBalancer":{}}}'
-                 % (name, cip, cip, family)).encode()
-        base = pi + (i - start) * b
-        eps = ",".join('{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false},'
-                       '"targetRef":{"kind":"Pod","namespace":%s,"name":"%s-%d"}}'
-                       % (_ip_str(v6, base + j), jns, name, j) for j in range(b))
-        sname = "%s-%05x" % (name, i & 0xfffff)
-        slabels = {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
-                   "kubernetes.io/service-name": name}
-        euid = str(uuid.uuid4())
-        epre = ('{"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"name":"%s",'
-                '"namespace":%s,"uid":"%s","resourceVersion":"' % (sname, jns, euid)).encode()
-        epost = ('","creationTimestamp":"%s","labels":{"endpointslice.kubernetes.io/managed-by":'
-                 '"endpointslice-controller.k8s.io","kubernetes.io/service-name":"%s"},"ownerReferences":'
-                 '[{"apiVersion":"v1","kind":"Service","name":"%s","uid":"%s","controller":true,'
-                 '"blockOwnerDeletion":true}]},"addressType":"%s","endpoints":[%s],"ports":[{"name":"http",'
-                 '"protocol":"%s","port":%d}]}' % (ts, name, name, suid, family, eps, proto, tport)).encode()
-        built.append((name, suid, spre, spost, sname, euid, slabels, epre, epost))
+    if target_refs:
+        ep_fmt = ('{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false},'
+                  '"targetRef":{"kind":"Pod","namespace":' + jns.replace("%", "%%") + ',"name":"%s-%d"}}')
+    else:
+        ep_fmt = '{"addresses":["%s"],"conditions":{"ready":true,"serving":true,"terminating":false}}'
     store = state.store
+    added = 0
+    for batch_start in range(start, start + n, 2000):
+        built = []
+        for i in range(batch_start, min(start + n, batch_start + 2000)):
+            name = "%s%d" % (prefix, i)
+            cip = _ip_str(v6, ci + i - start)
+            suid = str(uuid.uuid4())
+            spre = ('{"kind":"Service","apiVersion":"v1","metadata":{"name":"%s","namespace":%s,"uid":"%s",'
+                    '"resourceVersion":"' % (name, jns, suid)).encode()
+            spost = (svc_tail + '"selector":{"app":"%s"},"clusterIP":"%s","clusterIPs":["%s"],'
+                     '"type":"ClusterIP","sessionAffinity":"None","ipFamilies":["%s"],'
+                     '"ipFamilyPolicy":"SingleStack","internalTrafficPolicy":"Cluster"},'
+                     '"status":{"loadBalancer":{}}}' % (name, cip, cip, family)).encode()
+            base = pi + (i - start) * b
+            if target_refs:
+                eps = ",".join(ep_fmt % (_ip_str(v6, base + j), name, j) for j in range(b))
+            else:
+                eps = ",".join(ep_fmt % _ip_str(v6, base + j) for j in range(b))
+            sname = "%s-%05x" % (name, i & 0xfffff)
+            slabels = {"endpointslice.kubernetes.io/managed-by": "endpointslice-controller.k8s.io",
+                       "kubernetes.io/service-name": name}
+            euid = str(uuid.uuid4())
+            epre = ('{"kind":"EndpointSlice","apiVersion":"discovery.k8s.io/v1","metadata":{"name":"%s",'
+                    '"namespace":%s,"uid":"%s","resourceVersion":"' % (sname, jns, euid)).encode()
+            epost = ('","creationTimestamp":"%s","labels":{"endpointslice.kubernetes.io/managed-by":'
+                     '"endpointslice-controller.k8s.io","kubernetes.io/service-name":"%s"},"ownerReferences":'
+                     '[{"apiVersion":"v1","kind":"Service","name":"%s","uid":"%s","controller":true,'
+                     '"blockOwnerDeletion":true}]},"addressType":"%s","endpoints":[%s],"ports":[{"name":"http",'
+                     '"protocol":"%s","port":%d}]}' % (ts, name, name, suid, family, eps, proto, tport)).encode()
+            built.append((name, suid, spre, spost, sname, euid, slabels, epre, epost))
+        with store.lock:
+            svcs, slices = store.objects["services"], store.objects["endpointslices"]
+            for name, suid, spre, spost, sname, euid, slabels, epre, epost in built:
+                for objs, res, key, uid, pre, post, labels in (
+                        (svcs, "services", (ns, name), suid, spre, spost, EMPTY_LABELS),
+                        (slices, "endpointslices", (ns, sname), euid, epre, epost, slabels)):
+                    if key in objs:
+                        # already there (a repeated /generate): an ordinary update, keeping uid and age
+                        store.put_locked(json.loads(pre + b"0" + post), defaults=False)
+                        continue
+                    store.rv += 1
+                    e = Entry(key[0], key[1], store.rv, labels, pre + str(store.rv).encode() + post, uid, ts)
+                    objs[key] = e
+                    store._emit_locked(res, Event(store.rv, "ADDED", e))
+                    added += 1
+            store.sorted_keys["services"] = None
+            store.sorted_keys["endpointslices"] = None
     with store.lock:
-        svcs, slices = store.objects["services"], store.objects["endpointslices"]
-        added = 0
-        for name, suid, spre, spost, sname, euid, slabels, epre, epost in built:
-            for objs, res, key, uid, pre, post, labels in (
-                    (svcs, "services", (ns, name), suid, spre, spost, EMPTY_LABELS),
-                    (slices, "endpointslices", (ns, sname), euid, epre, epost, slabels)):
-                store.rv += 1
-                rvb = str(store.rv).encode()
-                data = pre + rvb + post
-                if key in objs:
-                    # already there (a repeated /generate): an ordinary update, keeping uid and age
-                    store.rv -= 1
-                    store.put_locked(json.loads(data), defaults=False)
-                    continue
-                e = Entry(key[0], key[1], store.rv, labels, data, uid, ts)
-                objs[key] = e
-                store._emit_locked(res, Event(store.rv, "ADDED", e))
-                added += 1
-        store.sorted_keys["services"] = None
-        store.sorted_keys["endpointslices"] = None
-        return {"resourceVersion": str(store.rv), "services": n, "endpointslices": n, "added": added}
+        rv = store.rv
+    return {"resourceVersion": str(rv), "services": n, "endpointslices": n, "added": added}
 
 
 # ---------------------------------------------------------------------------
@@ -1332,6 +1377,12 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
                 raise ValueError('mode must be "http" or "event"')
             st.watch_410 = mode
             return {"mode": mode}
+        if path == "/server-version":
+            v = body.get("version", "")
+            if not re.match(r"^v\d+\.\d+\.\d+", v):
+                raise ValueError('version must look like "v1.30.0"')
+            st.server_version = v
+            return {"version": v}
         if path == "/bookmark-interval":
             st.bookmark_interval = float(body["seconds"])
             return {"seconds": st.bookmark_interval}
@@ -1414,6 +1465,9 @@ def main(argv=None):
     p.add_argument("--watch-410", choices=("http", "event"), default="event",
                    help="a watch from a compacted resourceVersion gets an HTTP 410 or (default) "
                         "an ERROR event carrying a 410 Status")
+    p.add_argument("--server-version", default="v1.30.0", metavar="vX.Y.Z",
+                   help="gitVersion that /version reports (default v1.30.0); the kubectl dispatcher of "
+                        "google-cloud-sdk picks its kubectl.X.Y from it")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     args = p.parse_args(argv)
     if bool(args.tls_cert) != bool(args.tls_key):
