@@ -283,17 +283,14 @@ class Store:
         return keys
 
     def put_locked(self, obj, defaults=True):
-        kind = obj.get("kind")
-        r = KIND_TO_RESOURCE.get(kind)
-        if r is None:
-            raise ValueError("unsupported kind %r (want one of %s)" % (kind, ", ".join(KIND_TO_RESOURCE)))
+        validate_object(obj)
+        kind = obj["kind"]
+        r = KIND_TO_RESOURCE[kind]
         rest = {k: v for k, v in obj.items() if k not in ("kind", "apiVersion")}
         obj.clear()
         obj.update(kind=kind, apiVersion=r.api_version)
         obj.update(rest)
-        md = obj.get("metadata")
-        if not isinstance(md, dict) or not md.get("name"):
-            raise ValueError("%s without metadata.name" % kind)
+        md = obj["metadata"]
         if r.namespaced:
             md["namespace"] = md.get("namespace") or "default"
         else:
@@ -310,8 +307,6 @@ class Store:
         md["uid"] = uid
         md["creationTimestamp"] = created
         labels = md.get("labels") or EMPTY_LABELS
-        if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
-            raise ValueError("%s %s: metadata.labels must map strings to strings" % (kind, md["name"]))
         e = Entry(key[0], key[1], self.rv, labels, dumps(obj), uid, created)
         objs[key] = e
         if old is None:
@@ -339,6 +334,20 @@ class Store:
             self.history[r] = []
             self.history_rvs[r] = []
         self.snapshots.clear()
+
+
+def validate_object(obj):
+    if not isinstance(obj, dict):
+        raise ValueError("an object must be a JSON object")
+    kind = obj.get("kind")
+    if kind not in KIND_TO_RESOURCE:
+        raise ValueError("unsupported kind %r (want one of %s)" % (kind, ", ".join(KIND_TO_RESOURCE)))
+    md = obj.get("metadata")
+    if not isinstance(md, dict) or not md.get("name") or not isinstance(md["name"], str):
+        raise ValueError("%s without metadata.name" % kind)
+    labels = md.get("labels") or {}
+    if not isinstance(labels, dict) or not all(isinstance(v, str) for v in labels.values()):
+        raise ValueError("%s %s: metadata.labels must map strings to strings" % (kind, md["name"]))
 
 
 def with_rv(data, rv):
@@ -1319,14 +1328,18 @@ class ControlHandler(http.server.BaseHTTPRequestHandler):
             if not isinstance(objs, list):
                 raise ValueError('want {"objects": [...]}')
             defaults = body.get("defaults", True)
+            for o in objs:  # all or nothing: check every object before writing any
+                validate_object(o)
             with store.lock:
                 for o in objs:
-                    if not isinstance(o, dict):
-                        raise ValueError("an object must be a JSON object")
                     store.put_locked(o, defaults)
                 return {"resourceVersion": str(store.rv), "count": len(objs)}
         if path == "/delete":
             deleted, missing = 0, []
+            for o in body.get("objects", []):
+                if not isinstance(o, dict) or o.get("kind") not in KIND_TO_RESOURCE or not o.get("name"):
+                    raise ValueError("want {\"kind\": Service|EndpointSlice|Node, \"namespace\", \"name\"}, got %r"
+                                     % (o,))
             with store.lock:
                 for o in body.get("objects", []):
                     if store.delete_locked(o["kind"], o.get("namespace"), o["name"]):

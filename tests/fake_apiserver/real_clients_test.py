@@ -11,6 +11,7 @@ instead of 77 under CI=true.
 Run with Debian's python: /usr/bin/python3 tests/fake_apiserver/real_clients_test.py
 """
 
+import ctypes
 import ipaddress
 import json
 import os
@@ -53,6 +54,15 @@ if shutil.which("openssl") is None:
     skip_or_fail("the openssl CLI is not installed (apt-get install openssl)")
 
 
+def die_with_parent():
+    """In the child: SIGTERM when this test process dies, even by SIGKILL (prctl PR_SET_PDEATHSIG)."""
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def on_sigterm(signum, frame):
+    raise SystemExit("terminated (signal %d)" % signum)  # runs the finally blocks: servers stopped, tmp removed
+
+
 class CheckFailed(Exception):
     pass
 
@@ -82,7 +92,7 @@ class Fake:
         self.proc = subprocess.Popen(
             [sys.executable, FAKE, "--port-file", port_file, "--control-port-file", ctl_file,
              "--request-log", self.log] + list(extra),
-            stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr)
+            stdin=subprocess.DEVNULL, stdout=self.stderr, stderr=self.stderr, preexec_fn=die_with_parent)
         deadline = time.monotonic() + 15
         while not (os.path.exists(port_file) and os.path.exists(ctl_file)):
             if self.proc.poll() is not None:
@@ -712,6 +722,7 @@ def check_sigterm(fake):
 
 
 def main():
+    signal.signal(signal.SIGTERM, on_sigterm)
     t_start = time.monotonic()
     tmp = tempfile.mkdtemp(prefix="fake-apiserver-test-")
     fakes = []
