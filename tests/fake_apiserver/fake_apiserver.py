@@ -857,7 +857,8 @@ class ApiHandler(http.server.BaseHTTPRequestHandler):
                                         "platform": "linux/amd64"})
         if path in ("/healthz", "/livez", "/readyz"):
             return self.send_bytes(200, b"ok", "text/plain; charset=utf-8")
-        addr = "%s:%d" % st.api_address if st.api_address else "127.0.0.1:0"
+        host, port = st.api_address
+        addr = ("[%s]:%d" if ":" in host else "%s:%d") % (host, port)
         if path == "/api":
             return self.send_json(200, {"kind": "APIVersions", "versions": ["v1"],
                                         "serverAddressByClientCIDRs": [{"clientCIDR": "0.0.0.0/0",
@@ -1256,6 +1257,11 @@ def generate(state, spec):
 class ControlServer(http.server.ThreadingHTTPServer):
     daemon_threads = True
     block_on_close = False
+
+    def __init__(self, address, handler):
+        if ":" in address[0]:
+            self.address_family = socket.AF_INET6
+        super().__init__(address, handler)
 
 
 class ControlHandler(http.server.BaseHTTPRequestHandler):
