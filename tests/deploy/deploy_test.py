@@ -44,6 +44,7 @@ K8S_DIR = os.path.join(ROOT, "deploy", "kubernetes")
 UNIT = os.path.join(ROOT, "deploy", "systemd", "socklb.service")
 SAMPLE_LOG = os.path.join(HERE, "sample_request_log.jsonl")
 sys.path.insert(0, HERE)
+sys.dont_write_bytecode = True  # no __pycache__ in the source tree
 import rbac_coverage  # noqa: E402
 
 try:
