@@ -106,9 +106,12 @@ void Testbed::write_manifest(const std::string& file, const std::string& yaml) {
 void Testbed::remove_manifest(const std::string& file) { fs::remove(manifests_ / file); }
 
 std::vector<std::string> Testbed::agent_argv(const std::vector<std::string>& extra_args) const {
-  std::vector<std::string> argv = {SOCKLB_BIN,        "run",        "--log-format", "json",      "--manifests",
-                                   manifests_.string(), "--cgroup", cgroup_.string(), "--bpffs", bpffs_.string(),
-                                   "--node-name",     "node-a"};
+  std::vector<std::string> argv = {SOCKLB_BIN, "run", "--log-format", "json"};
+  if (kubeconfig_) argv.insert(argv.end(), {"--kubeconfig", kubeconfig_->string()});
+  else argv.insert(argv.end(), {"--manifests", manifests_.string()});
+  // loopback, ports of the kernel's choosing: tests never collide on 10256
+  argv.insert(argv.end(), {"--cgroup", cgroup_.string(), "--bpffs", bpffs_.string(), "--node-name", "node-a",
+                           "--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"});
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   return argv;
 }
@@ -118,9 +121,25 @@ void Testbed::start_agent(const std::vector<std::string>& extra_args) {
   wait_for_sync_after(0);
 }
 
+void Testbed::launch_agent(const std::vector<std::string>& extra_args) {
+  agent_ = std::make_unique<ChildProcess>(agent_argv(extra_args));
+}
+
 void Testbed::kill_agent(int sig) {
   agent_->signal(sig);
   agent_->wait();
+}
+
+int Testbed::health_port() const {
+  auto http = events("http");
+  if (http.empty() || !http.back()["health_port"].is_number()) throw std::runtime_error("the agent logged no health port");
+  return http.back()["health_port"];
+}
+
+int Testbed::metrics_port() const {
+  auto http = events("http");
+  if (http.empty() || !http.back()["metrics_port"].is_number()) throw std::runtime_error("the agent logged no metrics port");
+  return http.back()["metrics_port"];
 }
 
 int Testbed::syncs_logged() const { return static_cast<int>(events("sync").size()); }

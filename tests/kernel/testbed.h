@@ -58,14 +58,22 @@ class Testbed {
   // keep_open: TCP connections stay open, one reply per message.
   void serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp = {}, bool keep_open = false);
 
+  // The agent serves a Kubernetes API server's services (this kubeconfig)
+  // instead of the manifest directory.
+  void use_api(const std::filesystem::path& kubeconfig) { kubeconfig_ = kubeconfig; }
   void write_manifest(const std::string& file, const std::string& yaml);  // atomic (rename)
   void remove_manifest(const std::string& file);
 
   // Starts `socklb run` on this node and waits for its first sync.
   void start_agent(const std::vector<std::string>& extra_args = {});
+  // Starts it without waiting for anything (an agent that cannot sync yet).
+  void launch_agent(const std::vector<std::string>& extra_args = {});
   // Its command line: this node's paths, the JSON event log (docs/events.md).
   std::vector<std::string> agent_argv(const std::vector<std::string>& extra_args = {}) const;
   void kill_agent(int sig);
+  // The ports the agent's HTTP endpoints listen on (its "http" event).
+  int health_port() const;
+  int metrics_port() const;
   ChildProcess& agent() { return *agent_; }
   int syncs_logged() const;
   // Waits for a sync event after `after` syncs; returns it.
@@ -93,6 +101,7 @@ class Testbed {
  private:
   std::string name_;
   std::filesystem::path cgroup_, bpffs_, manifests_;
+  std::optional<std::filesystem::path> kubeconfig_;
   std::unique_ptr<ChildProcess> agent_;
   std::vector<std::unique_ptr<ChildProcess>> servers_;
 };

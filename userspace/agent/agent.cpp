@@ -109,7 +109,8 @@ class Agent {
     SyncReport report;
     report.sync = number_;
     report.resync = resync;
-    report.files = update.origins;
+    report.from_api = options_.api.has_value();
+    report.files = report.from_api ? 0 : update.origins;
     report.parsed = update.parsed;
     report.read = std::chrono::steady_clock::now() - read_start;
     count(update.diagnostics, report);
@@ -202,6 +203,10 @@ int run_agent(const AgentOptions& options) {
     spdlog::warn("{}={} is set: this agent stops itself (SIGSTOP) before apply phase {} of its first sync with map "
                  "writes; it is for tests, unset it otherwise",
                  kFaultVariable, fault->str(), fault->phase);
+  // Blocked before any thread starts (the API's reflectors, the HTTP
+  // endpoints): threads inherit the mask, so SIGTERM reaches this loop
+  // rather than ending the process where it stands.
+  UniqueFd signals = termination_signals();
   require_bpf_privileges();
   require_btf();
   require_cgroup2_dir(options.cgroup);
@@ -242,7 +247,6 @@ int run_agent(const AgentOptions& options) {
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
   Agent agent(options, *source, *maps, fault, metrics, health);
-  UniqueFd signals = termination_signals();
   std::optional<ManifestWatch> watch;
   // The first sync: at once from files; from the API once everything has
   // been listed (until then the pinned state keeps serving as it is).

@@ -64,6 +64,7 @@ void log_sync(const SyncReport& report, const SyncResult& result) {
             {{"sync", report.sync},
              {"services", s.services},
              {"backends", s.backends},
+             {"source", report.from_api ? "api" : "manifests"},
              {"files", report.files},
              {"parsed", report.parsed},
              {"read_ms", event_ms(report.read.count())},
@@ -83,9 +84,13 @@ void log_sync(const SyncReport& report, const SyncResult& result) {
              {"errors", report.errors},
              {"warnings", report.warnings},
              {"resync", report.resync}},
-            fmt::format("{} {}: {} services, {} backends from {} files ({} parsed in {:.1f} ms); changed: +{} ~{} "
+            fmt::format("{} {}: {} services, {} backends {}; changed: +{} ~{} "
                         "-{}{}{}; {} map writes in {:.1f} ms",
-                        report.resync ? "full resync" : "sync", report.sync, s.services, s.backends, report.files, report.parsed, report.read.count(), s.added,
+                        report.resync ? "full resync" : "sync", report.sync, s.services, s.backends,
+                        report.from_api ? fmt::format("from the API ({} objects received)", report.parsed)
+                                        : fmt::format("from {} files ({} parsed in {:.1f} ms)", report.files,
+                                                      report.parsed, report.read.count()),
+                        s.added,
                         s.updated, s.removed, describe_changes(s.changes),
                         s.held ? fmt::format(", {} held at their previous state", s.held) : "", result.writes,
                         result.took.count() / 1000.0));

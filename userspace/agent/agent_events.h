@@ -23,7 +23,8 @@ void log_diagnostics(int sync, const Diagnostics& diagnostics);
 
 struct SyncReport {
   int sync = 0;
-  std::size_t files = 0;   // manifest files read
+  bool from_api = false;   // the Kubernetes API, not manifest files
+  std::size_t files = 0;   // manifest files read (0 from the API)
   std::size_t parsed = 0;  // of which parsed (changed since the last read)
   std::chrono::duration<double, std::milli> read{0};
   // From the first file change this sync includes reaching the agent

@@ -124,6 +124,7 @@ class KubeSource::Reflector {
     while (!owner_.stop_) {
       try {
         if (need_list) {
+          if (resource_ == Resource::Node && lists_ == 0 && !node_checked_) check_node();
           if (!list()) continue;
           need_list = false;
           backoff_.reset();
@@ -204,6 +205,18 @@ class KubeSource::Reflector {
     if (lists_++ > 0) spdlog::info("listed {} again ({} objects) from resourceVersion {}", info_.name, known_.size(), version_);
     owner_.publish(std::move(update));
     return true;
+  }
+
+  // Once, before the first list: a wrong --node-name would silently leave
+  // topology hints and internalTrafficPolicy: Local without local endpoints.
+  void check_node() {
+    ApiResponse r = client_.get(info_.path + std::string("/") + owner_.options_.node_name, {}, owner_.stop_);
+    if (r.status == 0) return;
+    node_checked_ = true;
+    if (r.status == 404)
+      spdlog::warn("the API server has no Node \"{}\": give --node-name this node's name as Kubernetes knows it "
+                   "(internalTrafficPolicy: Local and topology hints depend on it)",
+                   owner_.options_.node_name);
   }
 
   WatchEnd watch() {
@@ -363,6 +376,7 @@ class KubeSource::Reflector {
   std::map<ObjectId, BrokenObject> broken_;
   std::string state_;  // the trouble last logged; empty when all is well
   int lists_ = 0;
+  bool node_checked_ = false;
 };
 
 KubeSource::KubeSource(KubeSourceOptions options) : options_(std::move(options)) {
