@@ -10,7 +10,9 @@ packages=(
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libyaml-cpp-dev   # manifests
   libspdlog-dev libfmt-dev   # logging
-  nlohmann-json3-dev         # JSON output
+  nlohmann-json3-dev         # JSON output, and JSON from the Kubernetes API
+  libcurl4-openssl-dev       # Kubernetes API client: TLS, HTTP/1.1 chunked watch streams
+  libcpp-httplib-dev         # the agent's /healthz, /livez and /metrics
   libcli11-dev               # command line
   doctest-dev                # unit and kernel tests
   # bug hunting (scripts/test.sh): g++'s ASan/UBSan/LSan runtimes for build-asan/,
@@ -18,6 +20,9 @@ packages=(
   libasan8 libubsan1 libclang-rt-16-dev
   # run, test, demo
   iproute2 util-linux procps jq
+  # the fake Kubernetes API server and its checks against real clients
+  # (tests/fake_apiserver), the deploy checks (tests/deploy)
+  openssl python3-kubernetes python3-yaml systemd
   # benchmarks (bench/run): the runner, the peers it compares with, its charts
   python3
   iptables nftables                  # kube-proxy's iptables and nftables modes
@@ -26,6 +31,11 @@ packages=(
   linux-perf                         # profiling a missed target
   time                               # peak RSS (bench/, bench/soak.sh, bench/control_plane)
 )
+
+# kubectl checks the fake API server too. Any kubectl will do: Debian's is
+# kubernetes-client; a machine may have another (e.g. google-cloud-sdk's
+# kubectl package), which conflicts with it, so only when there is none.
+command -v kubectl > /dev/null || packages+=(kubernetes-client)
 
 missing=()
 for p in "${packages[@]}"; do
