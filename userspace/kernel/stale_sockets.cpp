@@ -39,13 +39,16 @@ namespace {
 
 // One open handle per distinct network namespace of the processes in the
 // cgroup tree (opened right away: a process may exit before we get there).
-std::vector<UniqueFd> namespaces_of(const fs::path& cgroup) {
+// `refused`: processes whose namespace we may not open (no CAP_SYS_PTRACE,
+// or a PID namespace of our own).
+std::vector<UniqueFd> namespaces_of(const fs::path& cgroup, int& refused) {
   std::set<std::pair<dev_t, ino_t>> seen;
   std::vector<UniqueFd> out;
   auto add_procs = [&](const fs::path& dir) {
     std::ifstream procs(dir / "cgroup.procs");
     for (pid_t pid; procs >> pid;) {
       UniqueFd ns(open(("/proc/" + std::to_string(pid) + "/ns/net").c_str(), O_RDONLY | O_CLOEXEC));
+      if (!ns && (errno == EACCES || errno == EPERM)) ++refused;
       struct stat st {};
       if (!ns || fstat(ns.get(), &st) != 0 || !seen.insert({st.st_dev, st.st_ino}).second) continue;
       out.push_back(std::move(ns));
@@ -112,14 +115,18 @@ int StaleSocketCloser::close_stale(const std::vector<ReverseKey>& gone_tcp) {
     }
   } unmark{closing, marked};
 
-  std::vector<UniqueFd> namespaces = namespaces_of(cgroup_);
+  int refused = 0;
+  std::vector<UniqueFd> namespaces = namespaces_of(cgroup_, refused);
   volatile __u64* closed = &programs_->skel->bss->sockets_closed;  // shared with the programs
   __u64 before = *closed;
   std::string failure;
   // setns() moves only the calling thread: a thread of its own, dropped after
   std::thread walker([&] {
     for (const auto& ns : namespaces) {
-      if (setns(ns.get(), CLONE_NEWNET) != 0) continue;  // the namespace is gone
+      if (setns(ns.get(), CLONE_NEWNET) != 0) {
+        if (errno == EPERM) ++refused;  // else the namespace is gone
+        continue;
+      }
       for (const auto& link : programs_->iterators) {
         UniqueFd iter(bpf_iter_create(bpf_link__fd(link.get())));
         if (!iter) {
@@ -133,6 +140,14 @@ int StaleSocketCloser::close_stale(const std::vector<ReverseKey>& gone_tcp) {
   walker.join();
   int n = static_cast<int>(*closed - before);
   spdlog::debug("stale sockets: {} closed in {} network namespaces", n, namespaces.size());
+  // said when it starts (or stops) happening, not on every sync
+  if (refused > 0 && !refused_before_)
+    spdlog::warn("cannot enter {} network namespaces of processes in {} (permission denied): connections there to "
+                 "pods that went away are not closed; the agent needs CAP_SYS_ADMIN and CAP_SYS_PTRACE (and in a pod "
+                 "hostPID: true)",
+                 refused, cgroup_.string());
+  if (refused == 0 && refused_before_) spdlog::info("the network namespaces in {} can be entered again", cgroup_.string());
+  refused_before_ = refused > 0;
   if (!failure.empty()) throw std::runtime_error(failure);
   return n;
 }

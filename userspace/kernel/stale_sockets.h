@@ -29,6 +29,7 @@ class StaleSocketCloser {
   struct Programs;
   std::unique_ptr<Programs> programs_;
   std::filesystem::path cgroup_;
+  bool refused_before_ = false;  // the last walk could not enter some namespaces
 };
 
 }  // namespace socklb
