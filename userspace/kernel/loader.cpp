@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "maps/map_layout.h"
+#include "maps/per_cpu.h"
 #include "kernel/pinned_maps.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
@@ -52,10 +53,16 @@ struct Resize {
   uint32_t from;
 };
 
+// The bytes of one value as the system calls exchange it: one copy per CPU
+// in a per-CPU map.
+std::size_t value_bytes(const MapDescriptor* m, uint32_t value_size) {
+  return m && m->per_cpu ? per_cpu_stride(value_size) * possible_cpus() : value_size;
+}
+
 // How many entries a map of `needed` capacity must hold: its entry count;
 // for an array, one past its highest entry in use (its ids are indexes).
 uint32_t needed_capacity(int map_fd, const MapDescriptor& m) {
-  std::vector<unsigned char> key(m.key_size), next(m.key_size), value(m.value_size);
+  std::vector<unsigned char> key(m.key_size), next(m.key_size), value(value_bytes(&m, m.value_size));
   uint32_t n = 0;
   for (void* prev = nullptr; bpf_map_get_next_key(map_fd, prev, next.data()) == 0; prev = key.data()) {
     key.swap(next);
@@ -73,18 +80,22 @@ uint32_t needed_capacity(int map_fd, const MapDescriptor& m) {
 // Entries deleted meanwhile are skipped. Entries the programs add to the old
 // map after the copy (affinity and the overflow flows of UDP sockets: the
 // agent is the sole writer of the others) are lost, which costs a client its
-// affinity once, or a socket past its fourth ClusterIP its memory of one.
+// affinity once, or a socket past its fourth ClusterIP its memory of one;
+// so are the counts the programs make in the old counters meanwhile.
 uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_size, const std::string& name) {
-  std::vector<unsigned char> key(key_size), next(key_size), value(value_size);
   const MapDescriptor* described = find_map(name);
+  std::vector<unsigned char> key(key_size), next(key_size), value(value_bytes(described, value_size));
   bool array = described && described->kind == MapKind::Array;
   uint32_t copied = 0;
   for (void* prev = nullptr; bpf_map_get_next_key(from_fd, prev, next.data()) == 0; prev = key.data()) {
     key.swap(next);
     if (bpf_map_lookup_elem(from_fd, key.data(), value.data()) != 0) continue;
     if (array && all_zero(value)) continue;  // free: the new array starts out zeroed
-    if (bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY) != 0)
+    if (bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY) != 0) {
+      // the counters of ids past a smaller service_state: no service has them
+      if (described && described->per_cpu && errno == E2BIG) continue;
       throw SystemError("cannot copy map " + name + " into its resized replacement", errno);
+    }
     ++copied;
   }
   return copied;
@@ -93,15 +104,20 @@ uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_
 // Creates the map, adopts the pinned one, or plans its resize; libbpf reuses
 // a pin whose type, sizes and capacity match. Only socklb's own maps are
 // pinned: libbpf's internal ones (.rodata, .bss) belong to one load.
-void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, InstallReport& report,
-                 std::vector<Resize>& resizes) {
+//
+// service_counters is indexed by service id: it has service_state's capacity,
+// whatever that turned out to be (`state_capacity`), and never holds a resize
+// back (the counters of ids past it belong to no service).
+void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, uint32_t state_capacity,
+                 InstallReport& report, std::vector<Resize>& resizes) {
   if (bpf_map__is_internal(map)) return;
   std::string name = bpf_map__name(map);
   const MapDescriptor* described = find_map(name);
-  if (!described && name != kSockStateMapName)
+  if (!described && name != kSockStateMapName && name != kTraceCtlMapName && name != kTraceEventsMapName)
     throw std::logic_error("map " + name + " of the BPF object is not described in map_layout.h");
   fs::path pin = map_pin_path(dir, name);
-  if (described) bpf_map__set_max_entries(map, described->capacity(caps));
+  bool counters = described && described->id == MapId::ServiceCounters;
+  if (described) bpf_map__set_max_entries(map, counters ? state_capacity : described->capacity(caps));
   int fd = bpf_obj_get(pin.c_str());
   if (fd < 0) {
     ++report.maps_created;
@@ -116,7 +132,7 @@ void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, I
                                "run `socklb uninstall` first");
     uint32_t wanted = bpf_map__max_entries(map);
     if (described && info.max_entries != wanted) {
-      uint32_t held = needed_capacity(fd, *described);
+      uint32_t held = counters ? 0 : needed_capacity(fd, *described);
       if (held <= wanted) {
         resizes.push_back({map, std::move(pinned), pin, info.max_entries});
         return;  // no pin path: libbpf creates the new map
@@ -195,7 +211,12 @@ InstallReport install_datapath(const InstallOptions& options) {
   if (!skel) throw SystemError("cannot open the BPF object", errno);
   std::vector<Resize> resizes;
   bpf_map* map;
-  bpf_object__for_each_map(map, skel->obj) prepare_map(map, options.bpffs_dir, options.capacities, report, resizes);
+  // service_state is declared (so prepared) before service_counters
+  uint32_t state_capacity = describe(MapId::ServiceState).capacity(options.capacities);
+  bpf_object__for_each_map(map, skel->obj) {
+    prepare_map(map, options.bpffs_dir, options.capacities, state_capacity, report, resizes);
+    if (bpf_map__name(map) == describe(MapId::ServiceState).name) state_capacity = bpf_map__max_entries(map);
+  }
   if (int rc = socklb_bpf__load(skel.get()); rc != 0)
     throw SystemError("the kernel refused to load the socklb programs (the verifier log is above)", -rc);
   // before any link switches: a failed copy leaves the old datapath untouched
