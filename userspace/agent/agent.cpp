@@ -8,6 +8,8 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <mutex>
 #include <optional>
 
 #include <spdlog/spdlog.h>
@@ -19,6 +21,7 @@
 #include "kernel/pinned_maps.h"
 #include "kernel/preflight.h"
 #include "kernel/stale_sockets.h"
+#include "kernel/trace_control.h"
 #include "sys/sys_error.h"
 #include "kernel/attachment_check.h"
 #include "sources/kube_source.h"
@@ -32,8 +35,9 @@ namespace socklb {
 namespace {
 
 constexpr std::chrono::seconds kRetryAfterFailure{1};
-// How often expired affinity entries are removed. An entry outlives its
-// timeout by at most this (the programs ignore an expired one anyway).
+// How often expired affinity entries are removed (an entry outlives its
+// timeout by at most this: the programs ignore an expired one anyway), and a
+// trace left on by a killed `socklb trace` is turned off.
 constexpr std::chrono::seconds kAffinityExpiry{10};
 
 UniqueFd termination_signals() {
@@ -195,6 +199,14 @@ class Agent {
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
 };
 
+void clear_abandoned_trace_of(const std::filesystem::path& bpffs) {
+  try {
+    if (auto pid = clear_abandoned_trace(bpffs)) log_trace_cleared(*pid);
+  } catch (const std::exception& e) {
+    spdlog::debug("cannot check the trace flag: {}", e.what());
+  }
+}
+
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
@@ -243,6 +255,13 @@ int run_agent(const AgentOptions& options) {
       KubeSourceStats s = kube->stats();
       return SourceCounters{s.watch_restarts, s.relists, s.errors_by_code};
     });
+  // The counters are read at each scrape through maps of its own: the HTTP
+  // threads never share the agent's descriptors or readers.
+  std::shared_ptr<PinnedMaps> counter_maps = PinnedMaps::open(options.bpffs_dir, /*read_only=*/true);
+  metrics.set_datapath_counters([counter_maps, per_service = options.metrics_per_service, lock = std::make_shared<std::mutex>()] {
+    std::lock_guard guard(*lock);
+    return read_datapath_counters(*counter_maps, per_service);
+  });
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
@@ -285,6 +304,7 @@ int run_agent(const AgentOptions& options) {
     }
     if (now >= expire_at) {
       agent.expire_affinity();
+      clear_abandoned_trace_of(options.bpffs_dir);
       expire_at = now + kAffinityExpiry;
     }
     int news = kube ? kube->fd() : watch ? watch->fd() : -1;

@@ -111,6 +111,13 @@ void log_sockets_closed(int sync, int count) {
             fmt::format("sync {}: closed {} connected socket{} whose pod is gone", sync, count, count == 1 ? "" : "s"));
 }
 
+void log_trace_cleared(uint32_t tracer_pid) {
+  log_event(spdlog::level::warn, "trace_cleared", {{"tracer_pid", tracer_pid}},
+            fmt::format("turned off the trace of socklb trace pid {}, which is gone (killed?): the programs no "
+                        "longer write trace events",
+                        tracer_pid));
+}
+
 void log_stopping(const std::string& signal, const std::filesystem::path& bpffs) {
   log_event(spdlog::level::info, "stopping", {{"signal", signal}, {"bpffs", bpffs.string()}},
             fmt::format("stopping; the datapath stays pinned at {} and keeps serving", bpffs.string()));

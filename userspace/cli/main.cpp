@@ -12,6 +12,7 @@
 #include "agent/event_log.h"
 #include "agent/agent_events.h"
 #include "cli/commands.h"
+#include "cli/trace_command.h"
 #include "kernel/preflight.h"
 #include "kube/kubeconfig.h"
 
@@ -48,6 +49,7 @@ struct RunFlags {
   unsigned full_resync_sec = 3600;
   std::string health_addr = "0.0.0.0:10256", metrics_addr = "127.0.0.1:10249";
   unsigned health_timeout_sec = 60;
+  bool metrics_per_service = false;
 };
 
 int run_command(const RunFlags& flags) {
@@ -69,6 +71,7 @@ int run_command(const RunFlags& flags) {
   options.full_resync = std::chrono::seconds(flags.full_resync_sec);
   options.health_addr = flags.health_addr;
   options.metrics_addr = flags.metrics_addr;
+  options.metrics_per_service = flags.metrics_per_service;
   options.health_timeout = std::chrono::seconds(flags.health_timeout_sec);
   options.reconcile.node = {flags.node_name, flags.zone};
   for (const auto& text : flags.service_cidrs) {
@@ -134,6 +137,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--metrics-addr", run.metrics_addr, "HOST:PORT of /metrics (Prometheus text format); '' turns it off")
       ->capture_default_str();
+  run_cmd->add_flag("--metrics-per-service", run.metrics_per_service,
+                    "/metrics also has the counters of each service port (ClusterIP:port), not only their totals: "
+                    "three series per service port");
   run_cmd->add_option("--health-timeout", run.health_timeout_sec,
                       "seconds a received change may wait to be applied before /healthz reports 503")
       ->check(CLI::Range(1u, 86400u))->capture_default_str();
@@ -156,6 +162,19 @@ int main(int argc, char** argv) {
   explain_cmd->add_option("-o,--output", explain_output, "table (text) or json")
       ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
+  TraceOptions trace{kDefaultBpffsDir};
+  std::string trace_output = "table", trace_service;
+  auto* trace_cmd = app.add_subcommand(
+      "trace", "A live stream of what the programs decide: each connect or unconnected UDP send to a ClusterIP, "
+               "translated to which backend or refused and why, by which process (until Ctrl-C)");
+  trace_cmd->add_option("--bpffs", trace.bpffs_dir, "directory of the pinned maps")->capture_default_str();
+  trace_cmd->add_option("--service", trace_service,
+                        "only the decisions for this service, NAMESPACE/NAME (and refusals on its ClusterIPs of a "
+                        "port it does not have)");
+  trace_cmd->add_option("--count", trace.count, "stop after this many decisions [default: until Ctrl-C]");
+  trace_cmd->add_option("-o,--output", trace_output, "table or json (one object per line)")
+      ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
   std::string uninstall_bpffs = kDefaultBpffsDir.string(), uninstall_cgroup;
   auto* uninstall_cmd = app.add_subcommand("uninstall", "Detach the programs and remove every pin");
   uninstall_cmd->add_option("--bpffs", uninstall_bpffs, "directory of the pins")->capture_default_str();
@@ -168,6 +187,15 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_command(run);
     if (*services_cmd) return services_command(services_bpffs, output);
     if (*explain_cmd) return explain_command(explain_bpffs, destination, explain_output);
+    if (*trace_cmd) {
+      if (!trace_service.empty()) {
+        trace.service = parse_service_ref(trace_service);
+        if (!trace.service)
+          throw CLI::ValidationError("--service", "\"" + trace_service + "\" is not NAMESPACE/NAME, such as default/web");
+      }
+      trace.json = trace_output == "json";
+      return trace_command(trace);
+    }
     if (*uninstall_cmd)
       return uninstall_command(uninstall_bpffs, uninstall_cgroup.empty() ? std::nullopt
                                                                          : std::optional<std::filesystem::path>(uninstall_cgroup));
