@@ -74,7 +74,7 @@ std::string trace_time(std::chrono::system_clock::time_point t) {
 }
 
 std::string trace_table_header() {
-  return fmt::format("{:<15}  {:>7}  {:<15}  {:>20}  {:<7}  {:<5}  {:<22}  {}\n", "TIME (UTC)", "PID", "COMM", "NETNS",
+  return fmt::format("{:<15}  {:>7}  {:<15}  {:>10}  {:<7}  {:<5}  {:<22}  {}\n", "TIME (UTC)", "PID", "COMM", "NETNS",
                      "CALL", "PROTO", "CLUSTERIP:PORT", "DECISION");
 }
 
@@ -91,7 +91,7 @@ std::string render_trace_line(const TraceDecision& d, const TraceClock& clock) {
   if (!service.empty()) decision += "  " + service;
   // the time of day: the date is in the JSON output
   std::string time = trace_time(clock.wall(d.time_ns)).substr(11, 15);
-  return fmt::format("{:<15}  {:>7}  {:<15}  {:>20}  {:<7}  {:<5}  {:<22}  {}\n", time, d.pid, d.comm, d.netns_cookie,
+  return fmt::format("{:<15}  {:>7}  {:<15}  {:>10}  {:<7}  {:<5}  {:<22}  {}\n", time, d.pid, d.comm, d.netns_cookie,
                      d.sendmsg ? "sendmsg" : "connect", protocol_name(d.dialled.protocol),
                      endpoint(d.dialled.vip, d.dialled.port), decision);
 }
