@@ -164,18 +164,19 @@ TEST_CASE("counters: every connect and UDP send counted per service and reason, 
 TEST_CASE("trace: every decision of known connects, with its process, ClusterIP, backend or reason") {
   Testbed node;
   serve_three(node);
-  auto trace = start_trace(node, {"--count", "6"});
+  auto trace = start_trace(node, {"--count", "7"});
   CHECK(trace_flag(node) == static_cast<uint32_t>(trace->pid()));
 
   auto tcp = probe(node, {kWeb + ":80", kWeb + ":81", kEmpty + ":80"}, {.count = 4});  // web, 81, empty, web
   auto send = probe(node, {kDns + ":53"}, {.proto = "udp-unconnected"});
   auto udp = probe(node, {kDns + ":53"}, {.proto = "udp"});
+  auto v6_socket = probe(node, {kWeb + ":80"}, {.v4_mapped = true});  // connect6, ::ffff:10.96.40.10
   REQUIRE(trace->wait() == 0);
   CHECK(trace_flag(node) == 0);
 
   auto got = records(*trace, "decision");
   CAPTURE(trace->output());
-  REQUIRE(got.size() == 6);
+  REQUIRE(got.size() == 7);
   CHECK(records(*trace, "lost").empty());
   struct Expected {
     pid_t pid;
@@ -191,6 +192,7 @@ TEST_CASE("trace: every decision of known connects, with its process, ClusterIP,
       {tcp.pid, "connect", "TCP", kWeb, 80, "translated", "", "web", answered(tcp, 3)},
       {send.pid, "sendmsg", "UDP", kDns, 53, "translated", "", "dns", answered(send, 0)},
       {udp.pid, "connect", "UDP", kDns, 53, "translated", "", "dns", answered(udp, 0)},
+      {v6_socket.pid, "connect", "TCP", kWeb, 80, "translated", "", "web", answered(v6_socket, 0)},
   };
   for (std::size_t i = 0; i < want.size(); ++i) {
     const Json& ev = got[i];
@@ -207,6 +209,7 @@ TEST_CASE("trace: every decision of known connects, with its process, ClusterIP,
     CHECK(ev["port"] == x.port);
     CHECK(ev["verdict"] == x.verdict);
     CHECK(ev["affinity"] == false);
+    CHECK(ev["ipv6_socket"] == (x.pid == v6_socket.pid));
     CHECK(ev["time"].get<std::string>().size() == 27);  // 2026-11-30T10:15:02.123456Z
     if (x.reason.empty()) CHECK(ev["reason"].is_null());
     else CHECK(ev["reason"] == x.reason);
@@ -225,8 +228,8 @@ TEST_CASE("trace: every decision of known connects, with its process, ClusterIP,
       CHECK(ev["backend"]["id"].get<uint32_t>() != 0);
     }
   }
-  // ten in the counters: the trace saw what was counted
-  CHECK(service_entry(node, "web")["connects"] == 2);
+  // the trace saw what was counted
+  CHECK(service_entry(node, "web")["connects"] == 3);
 }
 
 TEST_CASE("trace --service shows only that service's decisions, and refusals on its ClusterIP") {

@@ -5,8 +5,10 @@
 #include <sys/file.h>
 
 #include <cerrno>
+#include <chrono>
 #include <stdexcept>
 #include <string>
+#include <thread>
 
 #include "kernel/pinned_maps.h"
 #include "maps/per_cpu.h"
@@ -56,7 +58,10 @@ TraceControl::TraceControl(const std::filesystem::path& bpffs_dir) {
   ctl_ = open_pin(bpffs_dir, kTraceCtlMapName);
   events_ = open_pin(bpffs_dir, kTraceEventsMapName);
   totals_ = open_pin(bpffs_dir, describe(MapId::Totals).name);
-  lock_ = try_lock(bpffs_dir);
+  // the agent takes the lock for a moment every 10 s to look for a flag
+  // left behind: a tracer starting just then waits for it
+  for (int attempt = 0; attempt < 20 && !(lock_ = try_lock(bpffs_dir)); ++attempt)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   if (!lock_) {
     uint32_t pid = read_flag(ctl_.get());
     throw std::runtime_error("another socklb trace is running" + (pid ? " (pid " + std::to_string(pid) + ")" : std::string()) +
