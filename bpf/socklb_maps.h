@@ -326,6 +326,10 @@ struct socklb_trace_event {
 /* trace_events' size in bytes: about 10,000 events (104 bytes each with the
  * ring buffer's header) before a tracer that does not keep up loses some. */
 #define SOCKLB_TRACE_RING_BYTES (1u << 20)
+/* The tracer reads the ring buffer this often without being woken, and is
+ * woken when more than this is waiting (an eighth of it: about 1,250 events). */
+#define SOCKLB_TRACE_POLL_MS 100
+#define SOCKLB_TRACE_WAKEUP_BYTES (SOCKLB_TRACE_RING_BYTES / 8)
 
 #ifdef __cplusplus
 #define SOCKLB_ASSERT_SIZE(type, size) static_assert(sizeof(struct type) == (size), #type " has padding")

@@ -21,8 +21,9 @@
 namespace socklb {
 namespace {
 
-// How often lost events are looked for, and names read again when idle.
-constexpr std::chrono::milliseconds kTick{250};
+// How often the ring buffer is read (the programs wake the reader only when
+// it fills up: bpf/trace.h) and lost events looked for.
+constexpr std::chrono::milliseconds kTick{SOCKLB_TRACE_POLL_MS};
 // Service ids change owner only after a quarantine of at least one sync:
 // names read within the last second are good enough for a trace.
 constexpr std::chrono::seconds kNamesFresh{1};
