@@ -112,10 +112,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--node-name", run.node_name, "this node, for internalTrafficPolicy: Local")->capture_default_str();
   run_cmd->add_option("--zone", run.zone, "this node's zone, for topology hints [default: hints unused]");
-  // the two arrays are preallocated: 256 bytes of kernel memory per service
-  // port and 64 per backend of capacity (4 and 2 entries each, see map_layout.h)
+  // the arrays are preallocated: 256 bytes of kernel memory per service port
+  // and 64 per backend of capacity (4 and 2 entries each, see map_layout.h),
+  // and the service counters 4 x 24 bytes per service port and CPU
   run_cmd->add_option("--max-services", run.capacities.services,
-                      "capacity: service ports per IP family (256 bytes of kernel memory each, preallocated)")
+                      "capacity: service ports per IP family (256 bytes of kernel memory each, and 96 per CPU for "
+                      "their counters, preallocated)")
       ->check(CLI::Range(1u, 1u << 20))->capture_default_str();
   run_cmd->add_option("--max-backends", run.capacities.backends,
                       "capacity: backends over all services (64 bytes of kernel memory each, preallocated)")
