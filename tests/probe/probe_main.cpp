@@ -49,7 +49,7 @@ void join(const std::string& cgroup, const std::string& netns) {
 Endpoint must_parse(const std::string& text) {
   auto ep = probe::parse_endpoint(text);
   if (!ep) {
-    std::cerr << "socklb-probe: \"" << text << "\" is not IP:PORT or [IPv6]:PORT\n";
+    std::cerr << "socklb-probe: \"" << text << "\" is not IP:PORT, [IPv6]:PORT or NAME:PORT (a name that resolves)\n";
     std::exit(2);
   }
   return *ep;

@@ -14,6 +14,7 @@
 
 #include "agent/agent_events.h"
 #include "agent/fault_point.h"
+#include "agent/hosts_file.h"
 #include "agent/manifest_watch.h"
 #include "agent/syncer.h"
 #include "kernel/pinned_maps.h"
@@ -67,6 +68,7 @@ class Agent {
         settings_(options.reconcile),
         observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
     syncer_.emplace(maps_, settings_, observer_);
+    if (!options.hosts_file.empty()) hosts_.emplace(options.hosts_file, options.cluster_domain);
     try {
       closer_.emplace(options.bpffs_dir, options.cgroup);
     } catch (const std::exception& e) {
@@ -123,8 +125,10 @@ class Agent {
       first_unsynced_change_.reset();
       log_diagnostics(number_, r.diagnostics);
       count(r.diagnostics, report);
-      log_sync(report, r);
+      // before the event: who sees it may read the metrics and the hosts file
       record(r, update.change_triggers);
+      write_hosts(r);
+      log_sync(report, r);
       if (resync && r.writes && update.empty())
         spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
       // the first sync too: pods may have gone while no agent ran
@@ -165,6 +169,19 @@ class Agent {
     triggers_.clear();
   }
 
+  // Only when services or ClusterIPs came or went: at 100,000 services the
+  // file is megabytes.
+  void write_hosts(const SyncResult& r) {
+    if (!hosts_ || !syncer_->served()) return;
+    if (hosts_written_ && !r.summary.added && !r.summary.removed) return;
+    try {
+      hosts_->update(*syncer_->served());
+      hosts_written_ = true;
+    } catch (const std::exception& e) {
+      spdlog::warn("sync {}: {}", number_, e.what());
+    }
+  }
+
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
     if (!closer_) return;
     try {
@@ -184,6 +201,8 @@ class Agent {
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   std::vector<std::chrono::system_clock::time_point> triggers_;  // of changes a failed sync did not apply
   std::optional<StaleSocketCloser> closer_;
+  std::optional<HostsFile> hosts_;
+  bool hosts_written_ = false;
   ObjectSource& source_;
   MapStore& maps_;
   ReconcileSettings settings_;

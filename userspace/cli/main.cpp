@@ -48,6 +48,7 @@ struct RunFlags {
   unsigned full_resync_sec = 3600;
   std::string health_addr = "0.0.0.0:10256", metrics_addr = "127.0.0.1:10249";
   unsigned health_timeout_sec = 60;
+  std::string hosts_file, cluster_domain = "cluster.local";
 };
 
 int run_command(const RunFlags& flags) {
@@ -70,6 +71,12 @@ int run_command(const RunFlags& flags) {
   options.health_addr = flags.health_addr;
   options.metrics_addr = flags.metrics_addr;
   options.health_timeout = std::chrono::seconds(flags.health_timeout_sec);
+  options.hosts_file = flags.hosts_file;
+  options.cluster_domain = flags.cluster_domain;
+  if (!flags.hosts_file.empty() && !std::filesystem::is_directory(options.hosts_file.parent_path().empty()
+                                                                      ? std::filesystem::path(".")
+                                                                      : options.hosts_file.parent_path()))
+    throw std::runtime_error("--hosts-file " + flags.hosts_file + ": its directory does not exist; create it first");
   options.reconcile.node = {flags.node_name, flags.zone};
   for (const auto& text : flags.service_cidrs) {
     auto cidr = Cidr::parse(text);
@@ -137,6 +144,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--health-timeout", run.health_timeout_sec,
                       "seconds a received change may wait to be applied before /healthz reports 503")
       ->check(CLI::Range(1u, 86400u))->capture_default_str();
+  run_cmd->add_option("--hosts-file", run.hosts_file,
+                      "keep a hosts-format file of every served service (<ClusterIP> <name>.<ns>.svc.<domain> "
+                      "<name>.<ns>.svc), rewritten atomically after a sync that changes it: serve it with dnsmasq "
+                      "--hostsdir for service DNS names without Kubernetes");
+  run_cmd->add_option("--cluster-domain", run.cluster_domain, "the DNS domain of --hosts-file's names")
+      ->capture_default_str();
   run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 
