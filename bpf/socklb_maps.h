@@ -249,6 +249,17 @@ struct socklb_sock_peer_value {
 	__u8 pad[2];
 };
 
+/*
+ * What these structs mean beyond their types. The agent fingerprints the
+ * layout of every pinned map from the BTF of the programs (kind, names,
+ * sizes, offsets, array lengths, integer encodings, map types and flags:
+ * kernel/layout_fingerprint.h), so any change to a struct above, even one
+ * that keeps its size, makes the next agent migrate the pins rather than
+ * adopt them. BTF cannot see a change of meaning that keeps the types (a
+ * flag bit or a state value reused for something else): bump this then.
+ */
+#define SOCKLB_LAYOUT_REVISION 1
+
 #ifdef __cplusplus
 #define SOCKLB_ASSERT_SIZE(type, size) static_assert(sizeof(struct type) == (size), #type " has padding")
 #else
