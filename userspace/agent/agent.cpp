@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <optional>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -52,16 +54,15 @@ std::string signal_received(int fd) {
 
 class Agent {
  public:
-  Agent(const AgentOptions& options, MapStore& store, std::optional<FaultPoint> fault)
+  // `commit`: set when the datapath is staged (a layout migration) and the
+  // maps are its new ones; run once, after the first sync that went through
+  // and before that sync is logged, so a `sync` event always means served.
+  Agent(const AgentOptions& options, MapStore& store, std::optional<FaultPoint> fault,
+        std::function<void()> commit = {})
       : options_(options),
         source_(options.manifests),
-        syncer_(store, options.reconcile, fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
-    try {
-      closer_.emplace(options.bpffs_dir, options.cgroup);
-    } catch (const std::exception& e) {
-      spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
-    }
-  }
+        syncer_(store, options.reconcile, fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}),
+        commit_(std::move(commit)) {}
 
   // A manifest changed: the next sync includes it.
   void changed(std::chrono::steady_clock::time_point noticed) {
@@ -69,7 +70,7 @@ class Agent {
   }
 
   // true when the sync went through; false to retry later. `resync`: the
-  // periodic full one.
+  // periodic full one. Throws only when the commit of a migration fails.
   bool sync(bool resync = false) {
     ++number_;
     auto read_start = std::chrono::steady_clock::now();
@@ -77,7 +78,7 @@ class Agent {
     try {
       update = source_.read();
     } catch (const std::exception& e) {
-      log_sync_failed(number_, "read", e.what(), kRetryAfterFailure);
+      log_sync_failed(number_, "read", failure(e), kRetryAfterFailure);
       return false;
     }
     objects_.apply(update);
@@ -89,25 +90,27 @@ class Agent {
     report.parsed = update.parsed;
     report.read = std::chrono::steady_clock::now() - read_start;
     count(update.diagnostics, report);
+    SyncResult r;
     try {
-      SyncResult r = resync ? syncer_.resync(objects_) : syncer_.sync(objects_);
-      if (first_unsynced_change_) {
-        report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
-        report.since_change_served = r.served_at - *first_unsynced_change_;
-      }
-      first_unsynced_change_.reset();
-      log_diagnostics(number_, r.diagnostics);
-      count(r.diagnostics, report);
-      log_sync(report, r);
-      if (resync && r.writes && update.empty())
-        spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
-      // the first sync too: pods may have gone while no agent ran
-      if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
-      return true;
+      r = resync ? syncer_.resync(objects_) : syncer_.sync(objects_);
     } catch (const std::exception& e) {
-      log_sync_failed(number_, "apply", e.what(), kRetryAfterFailure);
+      log_sync_failed(number_, "apply", failure(e), kRetryAfterFailure);
       return false;
     }
+    if (commit_) std::exchange(commit_, nullptr)();
+    if (first_unsynced_change_) {
+      report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
+      report.since_change_served = r.served_at - *first_unsynced_change_;
+    }
+    first_unsynced_change_.reset();
+    log_diagnostics(number_, r.diagnostics);
+    count(r.diagnostics, report);
+    log_sync(report, r);
+    if (resync && r.writes && update.empty())
+      spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
+    // the first sync too: pods may have gone while no agent ran
+    if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
+    return true;
   }
 
  void expire_affinity() {
@@ -122,7 +125,24 @@ class Agent {
   }
 
  private:
+  // A failed sync's error; while a migration waits for its first sync, also
+  // what that means for traffic.
+  std::string failure(const std::exception& e) const {
+    if (!commit_) return e.what();
+    return std::string(e.what()) + " (into the new maps of a layout migration: nothing is switched yet, the pinned "
+                                   "datapath keeps serving untouched until a sync into them goes through)";
+  }
+
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
+    // made at first use: after a migration's commit, its iterators use the new maps' pins
+    if (!closer_tried_) {
+      closer_tried_ = true;
+      try {
+        closer_.emplace(options_.bpffs_dir, options_.cgroup);
+      } catch (const std::exception& e) {
+        spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
+      }
+    }
     if (!closer_) return;
     try {
       if (int n = closer_->close_stale(gone_tcp); n > 0) log_sockets_closed(number_, n);
@@ -136,10 +156,12 @@ class Agent {
   }
 
   const AgentOptions& options_;
+  bool closer_tried_ = false;
   std::optional<StaleSocketCloser> closer_;
   ManifestSource source_;
   ObjectStore objects_;  // every object the source reported, with what changed since the last sync
   Syncer syncer_;
+  std::function<void()> commit_;
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
@@ -159,14 +181,26 @@ int run_agent(const AgentOptions& options) {
   list_manifest_files(options.manifests);  // fail fast on a wrong path, before touching the kernel
   prepare_bpffs_dir(options.bpffs_dir);
 
-  InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
-  for (const auto& note : installed.notes) spdlog::warn("{}", note);
-  log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
-
+  auto datapath = Datapath::load({options.bpffs_dir, options.cgroup, options.capacities});
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
-  auto maps = PinnedMaps::open(options.bpffs_dir, false);
-  Agent agent(options, *maps, fault);
+  auto maps = datapath->maps();
+  auto commit = [&] {
+    InstallReport installed = datapath->commit();
+    datapath.reset();  // the pins hold the programs and maps now
+    for (const auto& note : installed.notes) spdlog::warn("{}", note);
+    log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
+    if (installed.migration) log_layout_migrated(options.bpffs_dir, *installed.migration);
+  };
+  std::function<void()> commit_after_first_sync;
+  if (datapath->migrating()) {
+    // the old programs and maps serve until the new maps hold every service
+    log_layout_migration_staged(options.bpffs_dir, *datapath->migration());
+    commit_after_first_sync = commit;
+  } else {
+    commit();
+  }
+  Agent agent(options, *maps, fault, std::move(commit_after_first_sync));
   UniqueFd signals = termination_signals();
   std::optional<ManifestWatch> watch;
   bool pending = true;  // the first sync, or a retry
