@@ -157,6 +157,21 @@ std::vector<std::string> remove_pins_but(const fs::path& dir, const std::set<std
   return removed;
 }
 
+// The maps whose own layout the record does not give as this build's: every
+// one when there is no record.
+std::vector<std::string> maps_changed(const Layout& mine, const std::optional<PinnedLayout>& pinned) {
+  std::vector<std::string> changed;
+  for (const auto& [name, fingerprint] : mine.maps) {
+    if (!pinned) {
+      changed.push_back(name);
+      continue;
+    }
+    auto was = pinned->layout.maps.find(name);
+    if (was == pinned->layout.maps.end() || was->second != fingerprint) changed.push_back(name);
+  }
+  return changed;
+}
+
 }  // namespace
 
 // A pinned map asked to change capacity. A map cannot be resized, so a new
@@ -184,12 +199,7 @@ std::unique_ptr<Datapath> Datapath::load(const InstallOptions& options) {
   d->pinned_ = read_layout_pin(options.bpffs_dir);
   bool same = d->pinned_ && d->pinned_->layout.fingerprint == d->layout_.fingerprint;
   if (!same && has_pins(options.bpffs_dir)) {
-    LayoutMigration m{d->pinned_, d->layout_, {}, {}};
-    for (const auto& [name, fingerprint] : d->layout_.maps) {
-      auto was = d->pinned_ ? d->pinned_->layout.maps.find(name) : std::map<std::string, uint64_t>::const_iterator();
-      if (!d->pinned_ || was == d->pinned_->layout.maps.end() || was->second != fingerprint) m.maps_changed.push_back(name);
-    }
-    d->migration_ = std::move(m);
+    d->migration_ = LayoutMigration{d->pinned_, d->layout_, maps_changed(d->layout_, d->pinned_), {}};
   } else if (!same) {
     // nothing pinned yet: the record goes first, so no map is ever pinned without one
     write_layout_pin(options.bpffs_dir, d->layout_);
