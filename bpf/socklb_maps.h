@@ -249,6 +249,41 @@ struct socklb_sock_peer_value {
 	__u8 pad[2];
 };
 
+/*
+ * What these structs mean beyond their types. The agent fingerprints the
+ * layout of every pinned map from the BTF of the programs (kind, names,
+ * sizes, offsets, array lengths, integer encodings, map types and flags:
+ * kernel/layout_fingerprint.h), so any change to a struct above, even one
+ * that keeps its size, makes the next agent migrate the pins rather than
+ * adopt them. BTF cannot see a change of meaning that keeps the types (a
+ * flag bit or a state value reused for something else): bump this then.
+ */
+#define SOCKLB_LAYOUT_REVISION 1
+
+/*
+ * layout (hash, pinned as `layout` beside the maps; userspace only): which
+ * layout the pins beside it have. Key "" holds the fingerprint of the whole
+ * set of maps (with SOCKLB_LAYOUT_REVISION); key <map name> that map's own.
+ * Written by the agent that created the maps (or migrated them), with its
+ * version. Pins without it were made by a socklb from before this record.
+ *
+ * FROZEN: every socklb version, older and newer, reads this record to decide
+ * whether it may adopt the pins or must migrate them. Its map type, key and
+ * value never change; a new kind of information goes in under a new key.
+ */
+#define SOCKLB_LAYOUT_NAME_LEN 32
+#define SOCKLB_LAYOUT_VERSION_LEN 56
+#define SOCKLB_LAYOUT_ENTRIES 64
+
+struct socklb_layout_key {
+	char name[SOCKLB_LAYOUT_NAME_LEN]; /* a map's pin name, or "" for the whole set */
+};
+
+struct socklb_layout_value {
+	__u64 fingerprint;
+	char version[SOCKLB_LAYOUT_VERSION_LEN]; /* the socklb that wrote it, NUL-terminated */
+};
+
 #ifdef __cplusplus
 #define SOCKLB_ASSERT_SIZE(type, size) static_assert(sizeof(struct type) == (size), #type " has padding")
 #else
@@ -276,3 +311,5 @@ SOCKLB_ASSERT_SIZE(socklb_sock_state, 200);
 SOCKLB_ASSERT_SIZE(socklb_sock_flow_key, 32);
 SOCKLB_ASSERT_SIZE(socklb_sock_peer_key, 32);
 SOCKLB_ASSERT_SIZE(socklb_sock_peer_value, 20);
+SOCKLB_ASSERT_SIZE(socklb_layout_key, 32);
+SOCKLB_ASSERT_SIZE(socklb_layout_value, 64);

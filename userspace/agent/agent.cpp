@@ -8,7 +8,9 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <optional>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
@@ -58,22 +60,21 @@ std::string signal_received(int fd) {
 
 class Agent {
  public:
+  // `commit`: set when the datapath is staged (a layout migration) and the
+  // maps are its new ones; run once, after the first sync that went through
+  // and before that sync is logged, so a `sync` event always means served.
   Agent(const AgentOptions& options, ObjectSource& source, MapStore& store, std::optional<FaultPoint> fault,
-        AgentMetrics& metrics, AgentHealth& health)
+        AgentMetrics& metrics, AgentHealth& health, std::function<void()> commit = {})
       : options_(options),
         metrics_(metrics),
         health_(health),
         source_(source),
         maps_(store),
         settings_(options.reconcile),
-        observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
+        observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}),
+        commit_(std::move(commit)) {
     syncer_.emplace(maps_, settings_, observer_);
     if (!options.hosts_file.empty()) hosts_.emplace(options.hosts_file, options.cluster_domain);
-    try {
-      closer_.emplace(options.bpffs_dir, options.cgroup);
-    } catch (const std::exception& e) {
-      spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
-    }
   }
 
   // The node's zone (from its Node object) for topology hints. A change
@@ -94,7 +95,7 @@ class Agent {
   }
 
   // true when the sync went through; false to retry later. `resync`: the
-  // periodic full one.
+  // periodic full one. Throws only when the commit of a migration fails.
   bool sync(bool resync = false) {
     ++number_;
     auto read_start = std::chrono::steady_clock::now();
@@ -102,7 +103,7 @@ class Agent {
     try {
       update = source_.read();
     } catch (const std::exception& e) {
-      log_sync_failed(number_, "read", e.what(), kRetryAfterFailure);
+      log_sync_failed(number_, "read", failure(e), kRetryAfterFailure);
       metrics_.sync_failed();
       return false;
     }
@@ -116,30 +117,32 @@ class Agent {
     report.parsed = update.parsed;
     report.read = std::chrono::steady_clock::now() - read_start;
     count(update.diagnostics, report);
+    SyncResult r;
     try {
-      SyncResult r = resync ? syncer_->resync(objects_) : syncer_->sync(objects_);
-      if (first_unsynced_change_) {
-        report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
-        report.since_change_served = r.served_at - *first_unsynced_change_;
-      }
-      first_unsynced_change_.reset();
-      log_diagnostics(number_, r.diagnostics);
-      count(r.diagnostics, report);
-      // before the event: who sees it may read the metrics and the hosts file
-      record(r, update.change_triggers);
-      write_hosts(r);
-      log_sync(report, r);
-      if (resync && r.writes && update.empty())
-        spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
-      // the first sync too: pods may have gone while no agent ran
-      if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
-      return true;
+      r = resync ? syncer_->resync(objects_) : syncer_->sync(objects_);
     } catch (const std::exception& e) {
-      log_sync_failed(number_, "apply", e.what(), kRetryAfterFailure);
+      log_sync_failed(number_, "apply", failure(e), kRetryAfterFailure);
       metrics_.sync_failed();
       triggers_.insert(triggers_.end(), update.change_triggers.begin(), update.change_triggers.end());
       return false;
     }
+    if (commit_) std::exchange(commit_, nullptr)();
+    if (first_unsynced_change_) {
+      report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
+      report.since_change_served = r.served_at - *first_unsynced_change_;
+    }
+    first_unsynced_change_.reset();
+    log_diagnostics(number_, r.diagnostics);
+    count(r.diagnostics, report);
+    // before the event: who sees it may read the metrics and the hosts file
+    record(r, update.change_triggers);
+    write_hosts(r);
+    log_sync(report, r);
+    if (resync && r.writes && update.empty())
+      spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
+    // the first sync too: pods may have gone while no agent ran
+    if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
+    return true;
   }
 
  void expire_affinity() {
@@ -182,7 +185,24 @@ class Agent {
     }
   }
 
+  // A failed sync's error; while a migration waits for its first sync, also
+  // what that means for traffic.
+  std::string failure(const std::exception& e) const {
+    if (!commit_) return e.what();
+    return std::string(e.what()) + " (into the new maps of a layout migration: nothing is switched yet, the pinned "
+                                   "datapath keeps serving untouched until a sync into them goes through)";
+  }
+
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
+    // made at first use: after a migration's commit, its iterators use the new maps' pins
+    if (!closer_tried_) {
+      closer_tried_ = true;
+      try {
+        closer_.emplace(options_.bpffs_dir, options_.cgroup);
+      } catch (const std::exception& e) {
+        spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
+      }
+    }
     if (!closer_) return;
     try {
       if (int n = closer_->close_stale(gone_tcp); n > 0) log_sockets_closed(number_, n);
@@ -200,6 +220,7 @@ class Agent {
   AgentHealth& health_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   std::vector<std::chrono::system_clock::time_point> triggers_;  // of changes a failed sync did not apply
+  bool closer_tried_ = false;
   std::optional<StaleSocketCloser> closer_;
   std::optional<HostsFile> hosts_;
   bool hosts_written_ = false;
@@ -209,6 +230,7 @@ class Agent {
   ApplyObserver observer_;
   ObjectStore objects_;  // every object the source reported, with what changed since the last sync
   std::optional<Syncer> syncer_;  // made anew when the settings change
+  std::function<void()> commit_;
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
@@ -246,15 +268,28 @@ int run_agent(const AgentOptions& options) {
   }
   prepare_bpffs_dir(options.bpffs_dir);
 
-  InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
-  for (const auto& note : installed.notes) spdlog::warn("{}", note);
-  log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
-
+  auto datapath = Datapath::load({options.bpffs_dir, options.cgroup, options.capacities});
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
-  auto maps = PinnedMaps::open(options.bpffs_dir, false);
+  auto maps = datapath->maps();
+  std::size_t links = 0;  // attached by this agent, once committed
+  auto commit = [&] {
+    InstallReport installed = datapath->commit();
+    datapath.reset();  // the pins hold the programs and maps now
+    links = static_cast<std::size_t>(installed.links_created + installed.links_updated);
+    for (const auto& note : installed.notes) spdlog::warn("{}", note);
+    log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
+    if (installed.migration) log_layout_migrated(options.bpffs_dir, *installed.migration);
+  };
+  std::function<void()> commit_after_first_sync;
+  if (datapath->migrating()) {
+    // the old programs and maps serve until the new maps hold every service
+    log_layout_migration_staged(options.bpffs_dir, *datapath->migration());
+    commit_after_first_sync = commit;
+  } else {
+    commit();
+  }
   AgentMetrics metrics;
-  std::size_t links = static_cast<std::size_t>(installed.links_created + installed.links_updated);
   AgentHealth health([&] { return attachment_problem(options.bpffs_dir, options.cgroup, links); },
                      options.health_timeout);
   if (kube)
@@ -265,7 +300,7 @@ int run_agent(const AgentOptions& options) {
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
-  Agent agent(options, *source, *maps, fault, metrics, health);
+  Agent agent(options, *source, *maps, fault, metrics, health, std::move(commit_after_first_sync));
   std::optional<ManifestWatch> watch;
   // The first sync: at once from files; from the API once everything has
   // been listed (until then the pinned state keeps serving as it is).

@@ -102,6 +102,12 @@ inline const MapDescriptor* find_map(std::string_view name) {
   return it == kMaps.end() ? nullptr : &*it;
 }
 
+// What socklb pins under --bpffs: the maps above and the socket storage
+// (not libbpf's internal .rodata/.bss, which belong to one load).
+inline bool pinned_by_socklb(std::string_view map_name) {
+  return find_map(map_name) != nullptr || map_name == kSockStateMapName;
+}
+
 using Bytes = std::vector<uint8_t>;
 
 template <typename T>
