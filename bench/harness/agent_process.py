@@ -196,8 +196,9 @@ class Sandbox:
         if self._done:
             return
         self._done = True
-        # Ctrl-C during the cleanup must not leave half of it
-        old = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        # a second Ctrl-C or SIGTERM (a terminal or `timeout` signals the
+        # whole process group) must not leave half of the cleanup undone
+        old = {sig: signal.signal(sig, signal.SIG_IGN) for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
         try:
             agent = self.agent
             if agent and agent.proc.poll() is None:
@@ -221,7 +222,8 @@ class Sandbox:
                     print(f"cleanup: {e}", file=sys.stderr)
             shutil.rmtree(self.work, ignore_errors=True)
         finally:
-            signal.signal(signal.SIGINT, old)
+            for sig, handler in old.items():
+                signal.signal(sig, handler)
 
     def _remove_cgroup(self):
         """Nothing of ours should be in it; anything that is gets killed, then it goes."""
