@@ -363,6 +363,7 @@ def main():
                                a.seed if a.seed is not None else os.getpid())
         cpu_before = agent.cpu_seconds()
         end_to_end, posts, in_agent, served, unexpected = [], [], [], [], 0
+        each = []  # every change's figures, for the tail's anatomy
         for n in range(a.changes):
             name, obj = changer.next()
             before = len(agent.syncs())
@@ -376,6 +377,9 @@ def main():
                 in_agent.append(sync["since_change_ms"])
             if sync.get("served_since_change_ms") is not None:
                 served.append(sync["served_since_change_ms"])
+            each.append({"service": name, "end_to_end_ms": end_to_end[-1], "post_ms": posts[-1],
+                         **{k: sync.get(k) for k in ("since_change_ms", "served_since_change_ms", "read_ms", "plan_ms",
+                                                     "apply_ms", "writes")}})
             mine = [c for c in sync["changes"] if c.startswith(f"~{a.namespace}/{name}:")]
             if (sync["added"], sync["updated"], sync["removed"]) != (0, 1, 0) or not mine:
                 unexpected += 1
@@ -383,7 +387,7 @@ def main():
             time.sleep(0.03)
         change = {"count": len(end_to_end), "unexpected": unexpected, "agent_since_change_ms": stats(in_agent),
                   "agent_served_since_change_ms": stats(served), "end_to_end_ms": stats(end_to_end),
-                  "control_post_ms": stats(posts)}
+                  "control_post_ms": stats(posts), "each": each}
         if end_to_end:
             change["agent_cpu_ms_per_change"] = 1000 * (agent.cpu_seconds() - cpu_before) / len(end_to_end)
             print(f"change: {len(end_to_end)} EndpointSlice updates, agent CPU "
