@@ -28,11 +28,23 @@
 #include "status/health.h"
 #include "status/http_endpoints.h"
 #include "status/metrics.h"
+#include "status/status_file.h"
 #include "sources/manifest_source.h"
 #include "store/object_store.h"
 
 namespace socklb {
+namespace fs = std::filesystem;
 namespace {
+
+std::string now_rfc3339() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::tm tm{};
+  gmtime_r(&now.tv_sec, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, now.tv_nsec / 1'000'000);
+}
 
 constexpr std::chrono::seconds kRetryAfterFailure{1};
 // How often expired affinity entries are removed. An entry outlives its
@@ -105,6 +117,7 @@ class Agent {
     } catch (const std::exception& e) {
       log_sync_failed(number_, "read", failure(e), kRetryAfterFailure);
       metrics_.sync_failed();
+      status_failed("read", failure(e));
       return false;
     }
     objects_.apply(update);
@@ -123,6 +136,7 @@ class Agent {
     } catch (const std::exception& e) {
       log_sync_failed(number_, "apply", failure(e), kRetryAfterFailure);
       metrics_.sync_failed();
+      status_failed("apply", failure(e));
       triggers_.insert(triggers_.end(), update.change_triggers.begin(), update.change_triggers.end());
       return false;
     }
@@ -137,6 +151,17 @@ class Agent {
     // before the event: who sees it may read the metrics and the hosts file
     record(r, update.change_triggers);
     write_hosts(r);
+    if (publish_status_)
+      publish_status_({{"failing", false},
+                       {"last_sync",
+                        {{"sync", number_},
+                         {"at", now_rfc3339()},
+                         {"took_ms", std::chrono::duration<double, std::milli>(r.took).count()},
+                         {"services", r.summary.services},
+                         {"backends", r.summary.backends},
+                         {"held", r.summary.held},
+                         {"errors", report.errors},
+                         {"warnings", report.warnings}}}});
     log_sync(report, r);
     if (resync && r.writes && update.empty())
       spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
@@ -145,7 +170,10 @@ class Agent {
     return true;
   }
 
- void expire_affinity() {
+  // What `socklb status` reads: merged into the agent's status file.
+  void on_status(std::function<void(const nlohmann::json&)> publish) { publish_status_ = std::move(publish); }
+
+  void expire_affinity() {
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
     try {
@@ -157,6 +185,12 @@ class Agent {
   }
 
  private:
+  void status_failed(const char* stage, const std::string& message) {
+    if (publish_status_)
+      publish_status_({{"failing", true},
+                       {"last_failure", {{"sync", number_}, {"at", now_rfc3339()}, {"stage", stage}, {"message", message}}}});
+  }
+
   // Metrics and health after a sync that went through.
   void record(const SyncResult& r, const std::vector<std::chrono::system_clock::time_point>& triggers) {
     metrics_.sync_done({r.took, r.summary.services, r.summary.backends, r.map_entries, r.map_capacity});
@@ -231,6 +265,7 @@ class Agent {
   ObjectStore objects_;  // every object the source reported, with what changed since the last sync
   std::optional<Syncer> syncer_;  // made anew when the settings change
   std::function<void()> commit_;
+  std::function<void(const nlohmann::json&)> publish_status_;
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
@@ -301,6 +336,29 @@ int run_agent(const AgentOptions& options) {
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
   Agent agent(options, *source, *maps, fault, metrics, health, std::move(commit_after_first_sync));
+  nlohmann::json status = {
+      {"pid", getpid()},
+      {"started", now_rfc3339()},
+      {"source", kube ? "the Kubernetes API at " + options.api->server : "manifests " + options.manifests.string()},
+      {"bpffs", options.bpffs_dir.string()},
+      {"cgroup", options.cgroup.string()},
+      {"health_port", http.health_port()},
+      {"metrics_port", http.metrics_port()},
+      {"waiting_for", kube ? "the first complete list from " + options.api->server : "the first sync"},
+      {"failing", false}};
+  fs::path status_file = status_file_for(options.bpffs_dir);
+  bool status_warned = false;
+  auto publish_status = [&](const nlohmann::json& patch) {
+    status.merge_patch(patch);
+    status["links"] = links;
+    try {
+      write_status_file(status_file, status);
+    } catch (const std::exception& e) {
+      if (!std::exchange(status_warned, true)) spdlog::warn("`socklb status` will not see this agent: {}", e.what());
+    }
+  };
+  publish_status(nlohmann::json::object());
+  agent.on_status(publish_status);
   std::optional<ManifestWatch> watch;
   // The first sync: at once from files; from the API once everything has
   // been listed (until then the pinned state keeps serving as it is).

@@ -169,6 +169,14 @@ int main(int argc, char** argv) {
   explain_cmd->add_option("-o,--output", explain_output, "table (text) or json")
       ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
+  std::string status_bpffs = kDefaultBpffsDir.string(), status_output = "table";
+  auto* status_cmd = app.add_subcommand(
+      "status", "Is an agent running, do its programs act on the served cgroup, how did its last sync go, how full is "
+                "each map; exit code 1 when something is wrong");
+  status_cmd->add_option("--bpffs", status_bpffs, "directory of the pinned maps")->capture_default_str();
+  status_cmd->add_option("-o,--output", status_output, "table (text) or json")
+      ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
   std::string uninstall_bpffs = kDefaultBpffsDir.string(), uninstall_cgroup;
   auto* uninstall_cmd = app.add_subcommand("uninstall", "Detach the programs and remove every pin");
   uninstall_cmd->add_option("--bpffs", uninstall_bpffs, "directory of the pins")->capture_default_str();
@@ -181,6 +189,7 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_command(run);
     if (*services_cmd) return services_command(services_bpffs, output);
     if (*explain_cmd) return explain_command(explain_bpffs, destination, explain_output);
+    if (*status_cmd) return status_command(status_bpffs, status_output);
     if (*uninstall_cmd)
       return uninstall_command(uninstall_bpffs, uninstall_cgroup.empty() ? std::nullopt
                                                                          : std::optional<std::filesystem::path>(uninstall_cgroup));
