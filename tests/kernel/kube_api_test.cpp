@@ -11,11 +11,13 @@
 
 #include "expectations.h"
 #include "fake_api.h"
+#include "temp_dir.h"
 #include "testbed.h"
 
 using namespace kt;
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -246,4 +248,32 @@ TEST_CASE("kubernetes API: 3000 services listed in pages; the ClusterRole grants
                                     std::string(SOCKLB_TESTS_DIR) + "/../deploy/kubernetes/clusterrole.yaml",
                                     api.request_log().string()});
   CHECK_MESSAGE(rbac.code == 0, rbac.output);
+}
+
+TEST_CASE("kubernetes API: a rotated tokenFile is read again (projected service account tokens rotate)") {
+  FakeApi api({.tls = true, .token = "first-token-a1"});
+  Testbed node;
+  socklb::test::TempDir secrets;
+  fs::path token_file = secrets.path() / "token";
+  auto write_token = [&](const std::string& token) {  // as the kubelet does: a new file renamed into place
+    std::ofstream(secrets.path() / ".token.new") << token << "\n";
+    fs::rename(secrets.path() / ".token.new", token_file);
+  };
+  node.serve({"10.244.1.10:8080", "10.244.1.11:8080"});
+  api.put({api_service("shop", "web", "10.96.0.10"), api_slice("shop", "web", {"10.244.1.10"})});
+  write_token("first-token-a1");
+  node.use_api(api.kubeconfig_with_token_file(token_file));
+  node.start_agent();
+  CHECK(reached(node, "10.96.0.10:80") == "10.244.1.10:8080");
+
+  // from now on the server accepts only the new token
+  api.control("/token", {{"token", "second-token-b2"}});
+  write_token("second-token-b2");
+  api.control("/drop-watches");
+  api.put({api_slice("shop", "web", {"10.244.1.11"})});
+  CHECK(eventually([&] { return reached(node, "10.96.0.10:80") == "10.244.1.11:8080"; }));
+  for (const auto& line : node.agent().lines()) {
+    CHECK(line.find("first-token-a1") == std::string::npos);
+    CHECK(line.find("second-token-b2") == std::string::npos);
+  }
 }
