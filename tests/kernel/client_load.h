@@ -5,6 +5,8 @@
 
 #include <doctest/doctest.h>
 
+#include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -17,15 +19,33 @@ namespace kt {
 
 // Clients connecting to one address for a bounded time, each a separate
 // process (two "client threads" of an application, as the kernel sees them).
+// stop() ends them early: a load that must last as long as something that
+// takes a machine-dependent time (a rollout) stops when that is done,
+// rather than after a guessed duration.
 class ClientLoad {
  public:
-  ClientLoad(const Testbed& node, const std::string& to, int clients, std::chrono::milliseconds duration) {
+  ClientLoad(const Testbed& node, const std::string& to, int clients, std::chrono::milliseconds duration)
+      : stop_file_(node.manifests().parent_path() / (node.netns() + "-load-" + std::to_string(++counter()) + ".stop")) {
     for (int i = 0; i < clients; ++i)
       clients_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
           SOCKLB_PROBE_BIN, "--netns", node.netns(), "--cgroup", node.cgroup().string(), "connect", "--to", to,
           "--count", "1000000", "--interval-ms", "1", "--timeout-ms", "1000", "--duration-ms",
-          std::to_string(duration.count())}));
+          std::to_string(duration.count()), "--until-file", stop_file_.string()}));
   }
+  ~ClientLoad() {
+    std::error_code ec;
+    std::filesystem::remove(stop_file_, ec);
+  }
+
+  // Returns once every client has made an attempt (a load that must span
+  // what comes next has begun).
+  void wait_until_connecting() {
+    for (auto& client : clients_)
+      REQUIRE(client->wait_for_line([](const std::string&) { return true; }, 0, std::chrono::seconds(10)) >= 0);
+  }
+
+  // The clients start no further attempt.
+  void stop() { std::ofstream{stop_file_}; }
 
   std::vector<Attempt> finish() {
     std::vector<Attempt> all;
@@ -38,6 +58,11 @@ class ClientLoad {
   }
 
  private:
+  static int& counter() {
+    static int n = 0;
+    return n;
+  }
+  std::filesystem::path stop_file_;
   std::vector<std::unique_ptr<ChildProcess>> clients_;
 };
 

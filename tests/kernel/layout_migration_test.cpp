@@ -83,7 +83,8 @@ TEST_CASE("layout migration: pins of another layout are replaced under 2 clients
   node.start_agent();
   auto before = pinned_objects(node);
 
-  ClientLoad load(node, "10.96.0.10:80", 2, 8s);
+  ClientLoad load(node, "10.96.0.10:80", 2, 600s);  // stopped once the new maps served a while
+  load.wait_until_connecting();
   std::this_thread::sleep_for(300ms);
   auto stopped = Clock::now();
   node.kill_agent(SIGTERM);  // an upgrade: the old agent stops, its pins serve
@@ -131,6 +132,8 @@ TEST_CASE("layout migration: pins of another layout are replaced under 2 clients
   CHECK(line_of(node, "layout_migrated") < line_of(node, "sync"));
   CHECK(node.events("sync").at(0)["added"] == 1);  // into empty maps
 
+  std::this_thread::sleep_for(300ms);
+  load.stop();
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects by 2 clients through a layout migration; failed: ", count_failed(attempts));
   CHECK_MESSAGE(count_failed(attempts) == 0, failures(attempts));
@@ -182,7 +185,8 @@ TEST_CASE("layout migration: an agent killed in its first sync into the new maps
   pin_record_of_another_layout(node);
   auto before = pinned_objects(node);
 
-  ClientLoad load(node, "10.96.0.10:80", 2, 6s);
+  ClientLoad load(node, "10.96.0.10:80", 2, 600s);  // stopped after the second migration
+  load.wait_until_connecting();
   std::vector<std::string> argv = node.agent_argv();
   argv.insert(argv.begin(), {"/usr/bin/env", "SOCKLB_FAULT=pause-before-phase:3"});
   {
@@ -209,6 +213,7 @@ TEST_CASE("layout migration: an agent killed in its first sync into the new maps
   record = socklb::read_layout_pin(node.bpffs());
   REQUIRE(record);
   CHECK(record->layout.fingerprint == socklb::this_build_layout().fingerprint);
+  load.stop();
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects by 2 clients through a migration killed half-way and a second one; failed: ",
           count_failed(attempts));

@@ -36,7 +36,8 @@ TEST_CASE("reliability: SIGKILL and restart 5 times under 2 clients: 0 failed co
 
   constexpr int kRestarts = 5;
   std::mt19937 random(std::random_device{}());
-  ClientLoad load(node, "10.96.0.10:80", 2, 12s);
+  ClientLoad load(node, "10.96.0.10:80", 2, 600s);  // stopped after the last restart
+  load.wait_until_connecting();
   std::this_thread::sleep_for(300ms);
   auto first_kill = Clock::now();
   for (int round = 1; round <= kRestarts; ++round) {
@@ -61,6 +62,8 @@ TEST_CASE("reliability: SIGKILL and restart 5 times under 2 clients: 0 failed co
     CHECK(map_entries(node, "backends") == 2);
   }
   auto last_restart = Clock::now();
+  std::this_thread::sleep_for(300ms);
+  load.stop();
 
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects by 2 clients through ", kRestarts, " SIGKILL+restarts; failed: ", count_failed(attempts));
@@ -94,7 +97,9 @@ TEST_CASE("reliability: rolling update, a pod replaced every 300 ms (a step ever
 
   // when the test saw the sync logged that took a pod out of use
   std::map<std::string, Clock::time_point> drained, removed;
-  ClientLoad load(node, "10.96.0.10:80", 2, 31s);
+  // until the rollout is done, however long this machine takes for it (the cap only bounds a hung test)
+  ClientLoad load(node, "10.96.0.10:80", 2, 600s);
+  load.wait_until_connecting();
   auto tick = Clock::now();
   auto step = [&] {
     node.apply("web.yaml", manifests());
@@ -112,6 +117,7 @@ TEST_CASE("reliability: rolling update, a pod replaced every 300 ms (a step ever
     live.erase(live.begin());
     removed[oldest] = step();
   }
+  load.stop();
   auto attempts = load.finish();
 
   int late_to_drained = 0, late_to_removed = 0;
@@ -307,13 +313,15 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   std::string first_served;
   for (int i = 1; i <= 5 && first_served.empty(); ++i)
     if (node.connect("10.96.4." + std::to_string(i) + ":80")[0].ok) first_served = "10.96.4." + std::to_string(i) + ":80";
-  ClientLoad load(node, first_served, 2, 3s);
+  ClientLoad load(node, first_served, 2, 600s);  // stopped after the resize
+  load.wait_until_connecting();
   std::this_thread::sleep_for(500ms);
   node.kill_agent(SIGTERM);
   node.start_agent({"--max-services", "8"});
   // the maps --max-services sizes: addrs_v4/_v6, services_v4/_v6, service_state, service_names
   CHECK(node.events("datapath").at(0)["maps_resized"] == 6);
   CHECK(served() == 5);
+  load.stop();
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects through a resize of the service maps; failed: ", count_failed(attempts));
   CHECK_MESSAGE(count_failed(attempts) == 0, failures(attempts));
