@@ -331,6 +331,45 @@ struct socklb_trace_event {
 #define SOCKLB_TRACE_POLL_MS 100
 #define SOCKLB_TRACE_WAKEUP_BYTES (SOCKLB_TRACE_RING_BYTES / 8)
 
+/*
+ * What these structs mean beyond their types. The agent fingerprints the
+ * layout of every pinned map from the BTF of the programs (kind, names,
+ * sizes, offsets, array lengths, integer encodings, map types and flags:
+ * kernel/layout_fingerprint.h), so any change to a struct above, even one
+ * that keeps its size, makes the next agent migrate the pins rather than
+ * adopt them. BTF cannot see a change of meaning that keeps the types (a
+ * flag bit or a state value reused for something else): bump this then.
+ * Nor can it see socklb_trace_event: a ring buffer has no value type, so its
+ * fingerprint is its map type alone. Bump this for any change to that struct
+ * or to the SOCKLB_HOOK_/VERDICT_/REASON_/TRACE_ values (a `socklb trace`
+ * refuses pins of another layout than its own, so it never misreads events).
+ */
+#define SOCKLB_LAYOUT_REVISION 1
+
+/*
+ * layout (hash, pinned as `layout` beside the maps; userspace only): which
+ * layout the pins beside it have. Key "" holds the fingerprint of the whole
+ * set of maps (with SOCKLB_LAYOUT_REVISION); key <map name> that map's own.
+ * Written by the agent that created the maps (or migrated them), with its
+ * version. Pins without it were made by a socklb from before this record.
+ *
+ * FROZEN: every socklb version, older and newer, reads this record to decide
+ * whether it may adopt the pins or must migrate them. Its map type, key and
+ * value never change; a new kind of information goes in under a new key.
+ */
+#define SOCKLB_LAYOUT_NAME_LEN 32
+#define SOCKLB_LAYOUT_VERSION_LEN 56
+#define SOCKLB_LAYOUT_ENTRIES 64
+
+struct socklb_layout_key {
+	char name[SOCKLB_LAYOUT_NAME_LEN]; /* a map's pin name, or "" for the whole set */
+};
+
+struct socklb_layout_value {
+	__u64 fingerprint;
+	char version[SOCKLB_LAYOUT_VERSION_LEN]; /* the socklb that wrote it, NUL-terminated */
+};
+
 #ifdef __cplusplus
 #define SOCKLB_ASSERT_SIZE(type, size) static_assert(sizeof(struct type) == (size), #type " has padding")
 #else
@@ -362,3 +401,5 @@ SOCKLB_ASSERT_SIZE(socklb_service_counters, 24);
 SOCKLB_ASSERT_SIZE(socklb_totals, 40);
 SOCKLB_ASSERT_SIZE(socklb_trace_ctl, 8);
 SOCKLB_ASSERT_SIZE(socklb_trace_event, 96);
+SOCKLB_ASSERT_SIZE(socklb_layout_key, 32);
+SOCKLB_ASSERT_SIZE(socklb_layout_value, 64);

@@ -42,6 +42,7 @@ BPFFS=/sys/fs/bpf/$id
 CLIENT=$id-client
 CLIENT4=169.254.100.1 CLIENT6=fd00:5c1b::1   # the client's own addresses, inside its namespace
 LOG=$(mktemp /tmp/$id-agent.XXXX.log)
+DNS=$(mktemp -d /tmp/$id-dns.XXXX)   # the agent's hosts file of service names, served by dnsmasq
 agent_pid="" pids=() namespaces=()
 
 cleanup() {
@@ -51,7 +52,8 @@ cleanup() {
   "$SOCKLB" uninstall --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
   [ -d "$CG" ] && rmdir "$CG"
-  rm -f "$LOG" /tmp/$id-*.ready
+  rm -rf "$LOG" /tmp/$id-*.ready "$DNS" "/etc/netns/$CLIENT"
+
   echo "demo: removed its namespaces, cgroup, pins and processes"
 }
 trap cleanup EXIT
@@ -59,7 +61,8 @@ trap 'exit 130' INT TERM
 
 # 1. The agent, attached to a cgroup of the demo's own.
 mkdir "$CG"
-"$SOCKLB" run --log-format json --manifests "$manifests" --cgroup "$CG" --bpffs "$BPFFS" >"$LOG" 2>&1 &
+"$SOCKLB" run --log-format json --manifests "$manifests" --cgroup "$CG" --bpffs "$BPFFS" \
+  --hosts-file "$DNS/socklb.hosts" --health-addr 127.0.0.1:0 --metrics-addr 127.0.0.1:0 >"$LOG" 2>&1 &
 agent_pid=$!
 $EVENTS wait "$LOG" sync --timeout 10 --pid "$agent_pid" ||
   { $EVENTS show "$LOG"; echo "demo: the agent did not start" >&2; exit 1; }
@@ -118,6 +121,32 @@ while read -r svc vip port proto; do
     jq -r '"    #\(.i + 1): " + (if .ok then "answered by \(.label) (\(.backend)); the client saw its peer as \(.peer)"
                               else "failed: \(.error)" end)'
 done < <(jq -r '.[] | "\(.namespace)/\(.name) \(.cluster_ip) \(.port) \(.protocol)"' <<<"$services")
+
+# 4. By name: the agent keeps a hosts file of the services (--hosts-file);
+#    dnsmasq serves it inside the client namespace (no upstream servers: it
+#    answers those names or nothing), with a pod's search path.
+mkdir -p "/etc/netns/$CLIENT"
+printf 'nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n' \
+  > "/etc/netns/$CLIENT/resolv.conf"
+ip netns exec "$CLIENT" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
+  --hostsdir="$DNS" --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= >/tmp/$id-dns.ready 2>&1 &
+pids+=($!)
+for _ in $(seq 50); do grep -q "read $DNS" /tmp/$id-dns.ready && break; sleep 0.1; done
+echo
+echo "demo: by name, through dnsmasq in $CLIENT serving the agent's --hosts-file:"
+sed 's/^/  | /' "$DNS/socklb.hosts"
+while read -r name ns port; do
+  for host in "$name.$ns.svc.cluster.local" "$name"; do
+    echo "  $host -> $(ip netns exec "$CLIENT" getent hosts "$host" | awk '{print $1}'):$port"
+    # the shell joins the cgroup; `ip netns exec` gives the probe the namespace's resolv.conf
+    sh -c "echo \$\$ > $CG/cgroup.procs && exec ip netns exec $CLIENT $PROBE connect --to $host:$port" |
+      jq -r '"    " + (if .ok then "answered by \(.label) (\(.backend))" else "failed: \(.error)" end)'
+  done
+done < <(jq -r '[.[] | select(.protocol == "TCP") | "\(.name) \(.namespace) \(.port)"] | unique | .[]' <<<"$services")
+
+echo
+echo "demo: \`socklb status --bpffs $BPFFS\` (exit code 1 when something is wrong):"
+"$SOCKLB" status --bpffs "$BPFFS" | sed 's/^/  /'
 
 echo
 echo "demo: \`socklb services --bpffs $BPFFS\` (read back from the pinned maps):"

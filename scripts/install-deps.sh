@@ -20,6 +20,7 @@ packages=(
   libasan8 libubsan1 libclang-rt-16-dev
   # run, test, demo
   iproute2 util-linux procps jq
+  dnsmasq-base               # serves --hosts-file's service names in the demo and a kernel test
   # the fake Kubernetes API server and its checks against real clients
   # (tests/fake_apiserver), the deploy checks (tests/deploy)
   openssl python3-kubernetes python3-yaml systemd

@@ -19,7 +19,7 @@ the same with traffic (to the first connect that reaches the new pod); this
 one is for profiling the agent alone (--perf-record) at any scale.
 
 Everything it makes (cgroup, pins, manifest dir, the agent) is removed on exit,
-also on failure or Ctrl-C.
+also on failure or Ctrl-C (../harness/agent_process.py).
 
   bench/control_plane/agent_bench.py --socklb build/userspace/socklb --services 10000 --changes 200
 """
@@ -27,102 +27,15 @@ also on failure or Ctrl-C.
 import argparse
 import os
 import random
-import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), "harness"))
-import agent_events  # noqa: E402
 import gen_manifests  # noqa: E402
-
-
-def cgroup2_root():
-    with open("/proc/mounts") as f:
-        for line in f:
-            dev, path, kind = line.split()[:3]
-            if kind == "cgroup2":
-                return path
-    sys.exit("no cgroup v2 mount")
-
-
-class Agent:
-    """The agent under /usr/bin/time -v; each stderr line kept with its arrival time."""
-
-    def __init__(self, argv, time_file):
-        self.lines = []  # (monotonic, text)
-        self.syncs_seen = []  # (monotonic, sync event)
-        self.cond = threading.Condition()
-        self.started = time.monotonic()
-        self.proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", time_file] + argv,
-                                     stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
-        threading.Thread(target=self._read, daemon=True).start()
-
-    def stop(self, timeout=30):
-        # /usr/bin/time dies of SIGTERM without waiting: signal the agent under it
-        pid = self.pid()
-        if pid:
-            os.kill(pid, signal.SIGTERM)
-        return self.proc.wait(timeout)
-
-    def pid(self):
-        try:
-            with open(f"/proc/{self.proc.pid}/task/{self.proc.pid}/children") as f:
-                children = f.read().split()
-            return int(children[0]) if children else None
-        except OSError:
-            return None
-
-    def cpu_seconds(self):
-        """user + system CPU time of the agent so far: a figure the machine's load does not inflate."""
-        pid = self.pid()
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-    def _read(self):
-        for line in self.proc.stderr:
-            now = time.monotonic()
-            event = agent_events.parse_line(line)
-            with self.cond:
-                self.lines.append((now, line.rstrip("\n")))
-                if event and event["event"] == "sync":
-                    self.syncs_seen.append((now, event))
-                self.cond.notify_all()
-
-    def syncs(self):
-        with self.cond:
-            return list(self.syncs_seen)
-
-    def wait_sync(self, after, timeout):
-        """(arrival time, event) of the sync after the first `after` ones."""
-        deadline = time.monotonic() + timeout
-        with self.cond:
-            while True:
-                if len(self.syncs_seen) > after:
-                    return self.syncs_seen[after]
-                if self.proc.poll() is not None or time.monotonic() > deadline:
-                    tail = "\n".join(l for _, l in self.lines[-20:])
-                    raise RuntimeError(f"no sync #{after + 1} in {timeout}s; agent output:\n{tail}")
-                self.cond.wait(0.05)
-
-
-def describe(sync):
-    """One sync event, briefly."""
-    return (f"sync {sync['sync']}: {sync['services']} services, {sync['backends']} backends, "
-            f"+{sync['added']} ~{sync['updated']} -{sync['removed']}, {sync['writes']} map writes; "
-            f"read {sync['read_ms']:.1f} ms, plan {sync['plan_ms']:.1f} ms, apply {sync['apply_ms']:.1f} ms")
-
-
-def percentile(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+from agent_process import Sandbox, describe, percentile  # noqa: E402
 
 
 def main():
@@ -139,29 +52,9 @@ def main():
         sys.exit("run as root: the agent loads BPF programs")
     files = a.files or max(1, (a.services + 1249) // 1250)
 
-    name = f"socklb-perf-{os.getpid()}"
-    cgroup = os.path.join(cgroup2_root(), name)
-    bpffs = os.path.join("/sys/fs/bpf", name)
-    work = tempfile.mkdtemp(prefix=name + "-")
-    manifests = a.keep_manifests or os.path.join(work, "manifests")
-    agent = None
-
-    def cleanup(*_):
-        if agent and agent.proc.poll() is None:
-            try:
-                agent.stop(10)
-            except subprocess.TimeoutExpired:
-                agent.proc.kill()
-        subprocess.run([a.socklb, "uninstall", "--bpffs", bpffs, "--cgroup", cgroup],
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        shutil.rmtree(bpffs, ignore_errors=True)
-        if os.path.isdir(cgroup):
-            os.rmdir(cgroup)
-        shutil.rmtree(work, ignore_errors=True)
-
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
-    try:
-        os.mkdir(cgroup)
+    with Sandbox(a.socklb, "socklb-perf") as box:
+        cgroup, bpffs = box.cgroup, box.bpffs
+        manifests = a.keep_manifests or box.path("manifests")
         if not (a.keep_manifests and os.listdir(manifests)):
             t = time.monotonic()
             subprocess.run([sys.executable, gen_manifests.__file__, "--out", manifests, "--services", str(a.services),
@@ -174,7 +67,7 @@ def main():
                 "--max-backends", str(max(262144, a.services * a.backends * 3))]
         if a.perf_record:
             argv = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", a.perf_record, "--"] + argv
-        agent = Agent(argv, os.path.join(work, "time.txt"))
+        agent = box.start_agent(argv)
         t, sync = agent.wait_sync(0, 300)
         print(f"start: first sync {1000 * (t - agent.started):.0f} ms after exec, agent CPU {agent.cpu_seconds():.2f} s "
               f"| {describe(sync)}")
@@ -218,12 +111,10 @@ def main():
                   f"before the wait for readers and the removals): p50 {percentile(served, 50):.1f} ms, "
                   f"p99 {percentile(served, 99):.1f} ms, max {max(served):.1f} ms")
         agent.stop(30)
-        with open(os.path.join(work, "time.txt")) as f:
-            rss = re.search(r"Maximum resident set size \(kbytes\): (\d+)", f.read())
+        rss = agent.peak_rss_mib()
         if rss:
-            print(f"memory: peak RSS {int(rss.group(1)) / 1024:.0f} MiB")
-    finally:
-        cleanup()
+            print(f"memory: peak RSS {rss:.0f} MiB")
+
 
 
 if __name__ == "__main__":

@@ -53,6 +53,13 @@ class Trace:
         return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
+def serves_http(socklb_bin):
+    """Whether this build's agent has /healthz and /metrics (then the bench
+    keeps them on loopback, on ports of the kernel's choosing)."""
+    r = run([socklb_bin, "run", "--help"], check=False)
+    return "--health-addr" in (r.stdout or "") + (r.stderr or "")
+
+
 def cgroup2_root():
     with open("/proc/mounts") as f:
         for line in f:
@@ -87,7 +94,7 @@ class Agent:
         self.command = [self.bin, "run", "--log-format", "json", "--manifests", self.manifests,
                         "--cgroup", self.cgroup, "--bpffs", self.bpffs, "--max-services", str(max_services),
                         "--max-backends", str(max_backends)]
-        self.proc = Spawned(self.cleanup, "socklb agent", self.command, self.log_path)
+        self.proc = Spawned(self.cleanup, "socklb agent", self._command(), self.log_path)
         self.wait_for_services(2, after_sync=0, timeout=30)
         log(f"socklb agent up (cgroup {self.cgroup}, pins {self.bpffs})")
 
@@ -122,9 +129,10 @@ class Agent:
 
     def _command(self):
         """The agent's command line for the build that runs now."""
-        if self.events:
-            return self.command
-        return [a for a in self.command if a not in ("--log-format", "json")]
+        command = list(self.command) if self.events else [a for a in self.command if a not in ("--log-format", "json")]
+        if serves_http(self.bin):
+            command += ["--health-addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0"]
+        return command
 
     def restart(self):
         """A new agent process that adopts the pinned maps (its peak memory

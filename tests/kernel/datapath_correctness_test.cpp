@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "agent/syncer.h"
+#include "kernel/layout_pin.h"
 #include "kernel/pinned_maps.h"
 #include "expectations.h"
 #include "manifests.h"
@@ -342,20 +343,20 @@ TEST_CASE("session affinity: 1000 clients from fresh network namespaces cannot p
   CHECK(later.begin()->first == mine);
 }
 
-TEST_CASE("only socklb's own maps and links are pinned") {
+TEST_CASE("only socklb's own maps, links and layout record are pinned") {
   Testbed node;
   node.serve({"10.244.35.1:8080"});
   node.write_manifest("web.yaml", sliced_service("web", "10.96.35.1", {"10.244.35.1"}));
   node.start_agent();
   std::set<std::string> pins, allowed = {std::string(socklb::kSockStateMapName), std::string(socklb::kTraceCtlMapName),
-                                        std::string(socklb::kTraceEventsMapName)};
+                                        std::string(socklb::kTraceEventsMapName), std::string(socklb::kLayoutPinName)};
   for (const auto& m : socklb::kMaps) allowed.insert(std::string(m.name));
   for (const auto& entry : fs::directory_iterator(node.bpffs())) pins.insert(entry.path().filename());
   int links = 0;
   for (const auto& pin : pins) {
     bool link = pin.rfind("link_", 0) == 0;
     links += link;
-    CHECK_MESSAGE((link || allowed.count(pin)), pin, " is pinned but is not one of socklb's maps");
+    CHECK_MESSAGE((link || allowed.count(pin)), pin, " is pinned but is not one of socklb's maps nor its layout record");
   }
   CHECK(links == 9);  // connect, sendmsg, recvmsg, getpeername (x2 families) and sock_release
   CHECK(pins.size() == allowed.size() + 9);

@@ -61,9 +61,11 @@ TEST_CASE("--log-format json: every line an event; datapath, diagnostic, sync an
   REQUIRE(datapath.size() == 1);
   check_fields(datapath[0], {{"bpffs", "string"}, {"cgroup", "string"}, {"maps_adopted", "integer"},
                              {"maps_created", "integer"}, {"maps_resized", "integer"}, {"links_updated", "integer"},
-                             {"links_created", "integer"}});
+                             {"links_created", "integer"}, {"layout", "string"}});
   CHECK(datapath[0]["bpffs"] == node.bpffs().string());
   CHECK(datapath[0]["maps_adopted"] == 0);
+  CHECK(datapath[0]["layout"].get<std::string>().size() == 16);
+  CHECK(node.events("layout_migrated").empty());  // a first install has nothing to migrate
 
   auto syncs = node.events("sync");
   REQUIRE(syncs.size() == 2);

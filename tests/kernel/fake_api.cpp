@@ -94,14 +94,11 @@ std::string FakeApi::server() const {
   return std::string(options_.tls ? "https" : "http") + "://127.0.0.1:" + std::to_string(port_);
 }
 
-fs::path FakeApi::kubeconfig(const std::string& token) const {
+namespace {
+
+fs::path write_kubeconfig(const fs::path& dir, const Json& cluster, const Json& user) {
   static std::atomic<int> counter{0};
-  fs::path file = dir_ / ("kubeconfig-" + std::to_string(++counter));
-  Json cluster = {{"server", server()}};
-  if (options_.tls) cluster["certificate-authority"] = (dir_ / "ca.crt").string();
-  Json user = Json::object();
-  std::string t = token.empty() ? options_.token : token;
-  if (!t.empty()) user["token"] = t;
+  fs::path file = dir / ("kubeconfig-" + std::to_string(++counter));
   Json config = {{"apiVersion", "v1"},
                  {"kind", "Config"},
                  {"current-context", "fake"},
@@ -110,6 +107,23 @@ fs::path FakeApi::kubeconfig(const std::string& token) const {
                  {"contexts", {{{"name", "fake"}, {"context", {{"cluster", "fake"}, {"user", "agent"}}}}}}};
   std::ofstream(file) << config.dump(2);  // JSON is a kubeconfig too
   return file;
+}
+
+}  // namespace
+
+fs::path FakeApi::kubeconfig(const std::string& token) const {
+  Json cluster = {{"server", server()}};
+  if (options_.tls) cluster["certificate-authority"] = (dir_ / "ca.crt").string();
+  Json user = Json::object();
+  std::string t = token.empty() ? options_.token : token;
+  if (!t.empty()) user["token"] = t;
+  return write_kubeconfig(dir_, cluster, user);
+}
+
+fs::path FakeApi::kubeconfig_with_token_file(const fs::path& token_file) const {
+  Json cluster = {{"server", server()}};
+  if (options_.tls) cluster["certificate-authority"] = (dir_ / "ca.crt").string();
+  return write_kubeconfig(dir_, cluster, {{"tokenFile", token_file.string()}});
 }
 
 Json FakeApi::control(const std::string& path, const Json& body) {

@@ -38,6 +38,8 @@ class FakeApi {
   // A kubeconfig for the agent: this server, its CA, and `token` (the
   // server's own unless given).
   std::filesystem::path kubeconfig(const std::string& token = "") const;
+  // The same with the user's tokenFile instead of an inline token.
+  std::filesystem::path kubeconfig_with_token_file(const std::filesystem::path& token_file) const;
   std::string server() const;  // http(s)://127.0.0.1:PORT
 
   // The control API (README of tests/fake_apiserver): throws unless 200.

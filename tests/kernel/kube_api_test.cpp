@@ -5,17 +5,21 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <ctime>
 #include <fstream>
 #include <thread>
 
+#include "client_load.h"
 #include "expectations.h"
 #include "fake_api.h"
+#include "temp_dir.h"
 #include "testbed.h"
 
 using namespace kt;
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
+namespace fs = std::filesystem;
 
 namespace {
 
@@ -63,21 +67,6 @@ std::string now_rfc3339() {
 Json service_ref(const std::string& ns, const std::string& name) {
   return {{"kind", "Service"}, {"namespace", ns}, {"name", name}};
 }
-
-class Load {
- public:
-  Load(const Testbed& node, const std::string& to, std::chrono::milliseconds duration)
-      : client_(std::vector<std::string>{SOCKLB_PROBE_BIN, "--netns", node.netns(), "--cgroup", node.cgroup().string(),
-                                         "connect", "--to", to, "--count", "1000000", "--interval-ms", "2",
-                                         "--timeout-ms", "1000", "--duration-ms", std::to_string(duration.count())}) {}
-  std::vector<Attempt> finish() {
-    REQUIRE(client_.wait() == 0);
-    return parse_attempts(client_.lines());
-  }
-
- private:
-  ChildProcess client_;
-};
 
 }  // namespace
 
@@ -134,7 +123,9 @@ TEST_CASE("kubernetes API: a dropped watch and a 410 relist under load: 0 failed
   node.use_api(api.kubeconfig());
   node.start_agent();
   int first_syncs = node.syncs_logged();
-  Load load(node, "10.96.0.10:80", 4000ms);
+  ClientLoad load(node, "10.96.0.10:80", 1, 600s);  // stopped after the relist
+  load.wait_until_connecting();
+  auto before_drop = std::chrono::steady_clock::now();
 
   api.control("/drop-watches");
   api.put({api_slice("shop", "api", {"10.244.1.21"})});  // while the watches reconnect
@@ -146,8 +137,16 @@ TEST_CASE("kubernetes API: a dropped watch and a 410 relist under load: 0 failed
   CHECK(eventually([&] { return reached(node, "10.96.0.20:80") == "10.244.1.20:8080"; }));
   CHECK(eventually([&] { return metric(agent_get(node, "/metrics", true).body, "socklb_api_relists_total") >= 1; }));
 
+  auto relisted = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(300ms);
+  load.stop();
   auto attempts = load.finish();
-  CHECK(attempts.size() > 100);
+  REQUIRE(!attempts.empty());
+  // the load spanned the dropped watch, the relist and after
+  auto [first, last] = std::minmax_element(attempts.begin(), attempts.end(),
+                                           [](const Attempt& a, const Attempt& b) { return a.started < b.started; });
+  CHECK(first->started < before_drop);
+  CHECK(last->started > relisted);
   CHECK(count_ok(attempts) == static_cast<int>(attempts.size()));
   CHECK(count_by_backend(attempts) == std::map<std::string, int>{{"10.244.1.10:8080", static_cast<int>(attempts.size())}});
   // web never blinked: no sync after the first removed or re-added anything
@@ -246,4 +245,32 @@ TEST_CASE("kubernetes API: 3000 services listed in pages; the ClusterRole grants
                                     std::string(SOCKLB_TESTS_DIR) + "/../deploy/kubernetes/clusterrole.yaml",
                                     api.request_log().string()});
   CHECK_MESSAGE(rbac.code == 0, rbac.output);
+}
+
+TEST_CASE("kubernetes API: a rotated tokenFile is read again (projected service account tokens rotate)") {
+  FakeApi api({.tls = true, .token = "first-token-a1"});
+  Testbed node;
+  socklb::test::TempDir secrets;
+  fs::path token_file = secrets.path() / "token";
+  auto write_token = [&](const std::string& token) {  // as the kubelet does: a new file renamed into place
+    std::ofstream(secrets.path() / ".token.new") << token << "\n";
+    fs::rename(secrets.path() / ".token.new", token_file);
+  };
+  node.serve({"10.244.1.10:8080", "10.244.1.11:8080"});
+  api.put({api_service("shop", "web", "10.96.0.10"), api_slice("shop", "web", {"10.244.1.10"})});
+  write_token("first-token-a1");
+  node.use_api(api.kubeconfig_with_token_file(token_file));
+  node.start_agent();
+  CHECK(reached(node, "10.96.0.10:80") == "10.244.1.10:8080");
+
+  // from now on the server accepts only the new token
+  api.control("/token", {{"token", "second-token-b2"}});
+  write_token("second-token-b2");
+  api.control("/drop-watches");
+  api.put({api_slice("shop", "web", {"10.244.1.11"})});
+  CHECK(eventually([&] { return reached(node, "10.96.0.10:80") == "10.244.1.11:8080"; }));
+  for (const auto& line : node.agent().lines()) {
+    CHECK(line.find("first-token-a1") == std::string::npos);
+    CHECK(line.find("second-token-b2") == std::string::npos);
+  }
 }

@@ -13,6 +13,7 @@
 
 #include "maps/kernel_state.h"
 #include "kernel/pinned_maps.h"
+#include "client_load.h"
 #include "expectations.h"
 #include "manifests.h"
 #include "served.h"
@@ -20,49 +21,6 @@
 using namespace kt;
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
-
-namespace {
-
-// Clients connecting to one address for a bounded time, each a separate
-// process (two "client threads" of an application, as the kernel sees them).
-class ClientLoad {
- public:
-  ClientLoad(const Testbed& node, const std::string& to, int clients, std::chrono::milliseconds duration) {
-    for (int i = 0; i < clients; ++i)
-      clients_.push_back(std::make_unique<ChildProcess>(std::vector<std::string>{
-          SOCKLB_PROBE_BIN, "--netns", node.netns(), "--cgroup", node.cgroup().string(), "connect", "--to", to,
-          "--count", "1000000", "--interval-ms", "1", "--timeout-ms", "1000", "--duration-ms",
-          std::to_string(duration.count())}));
-  }
-
-  std::vector<Attempt> finish() {
-    std::vector<Attempt> all;
-    for (auto& client : clients_) {
-      REQUIRE(client->wait() == 0);
-      auto attempts = parse_attempts(client->lines());
-      all.insert(all.end(), attempts.begin(), attempts.end());
-    }
-    return all;
-  }
-
- private:
-  std::vector<std::unique_ptr<ChildProcess>> clients_;
-};
-
-std::string failures(const std::vector<Attempt>& attempts) {
-  std::map<std::string, int> errors;
-  for (const auto& a : attempts)
-    if (!a.ok) errors[a.error]++;
-  std::string out;
-  for (const auto& [error, n] : errors) out += error + " x" + std::to_string(n) + "; ";
-  return out;
-}
-
-int count_failed(const std::vector<Attempt>& attempts) {
-  return static_cast<int>(attempts.size()) - count_ok(attempts);
-}
-
-}  // namespace
 
 TEST_CASE("reliability: SIGKILL and restart 5 times under 2 clients: 0 failed connects, nothing leaked") {
   Testbed node;
@@ -78,7 +36,8 @@ TEST_CASE("reliability: SIGKILL and restart 5 times under 2 clients: 0 failed co
 
   constexpr int kRestarts = 5;
   std::mt19937 random(std::random_device{}());
-  ClientLoad load(node, "10.96.0.10:80", 2, 12s);
+  ClientLoad load(node, "10.96.0.10:80", 2, 600s);  // stopped after the last restart
+  load.wait_until_connecting();
   std::this_thread::sleep_for(300ms);
   auto first_kill = Clock::now();
   for (int round = 1; round <= kRestarts; ++round) {
@@ -103,6 +62,8 @@ TEST_CASE("reliability: SIGKILL and restart 5 times under 2 clients: 0 failed co
     CHECK(map_entries(node, "backends") == 2);
   }
   auto last_restart = Clock::now();
+  std::this_thread::sleep_for(300ms);
+  load.stop();
 
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects by 2 clients through ", kRestarts, " SIGKILL+restarts; failed: ", count_failed(attempts));
@@ -136,7 +97,9 @@ TEST_CASE("reliability: rolling update, a pod replaced every 300 ms (a step ever
 
   // when the test saw the sync logged that took a pod out of use
   std::map<std::string, Clock::time_point> drained, removed;
-  ClientLoad load(node, "10.96.0.10:80", 2, 31s);
+  // until the rollout is done, however long this machine takes for it (the cap only bounds a hung test)
+  ClientLoad load(node, "10.96.0.10:80", 2, 600s);
+  load.wait_until_connecting();
   auto tick = Clock::now();
   auto step = [&] {
     node.apply("web.yaml", manifests());
@@ -154,6 +117,7 @@ TEST_CASE("reliability: rolling update, a pod replaced every 300 ms (a step ever
     live.erase(live.begin());
     removed[oldest] = step();
   }
+  load.stop();
   auto attempts = load.finish();
 
   int late_to_drained = 0, late_to_removed = 0;
@@ -349,7 +313,8 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   std::string first_served;
   for (int i = 1; i <= 5 && first_served.empty(); ++i)
     if (node.connect("10.96.4." + std::to_string(i) + ":80")[0].ok) first_served = "10.96.4." + std::to_string(i) + ":80";
-  ClientLoad load(node, first_served, 2, 3s);
+  ClientLoad load(node, first_served, 2, 600s);  // stopped after the resize
+  load.wait_until_connecting();
   std::this_thread::sleep_for(500ms);
   node.kill_agent(SIGTERM);
   node.start_agent({"--max-services", "8"});
@@ -357,6 +322,7 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   // service_counters
   CHECK(node.events("datapath").at(0)["maps_resized"] == 7);
   CHECK(served() == 5);
+  load.stop();
   auto attempts = load.finish();
   MESSAGE(attempts.size(), " connects through a resize of the service maps; failed: ", count_failed(attempts));
   CHECK_MESSAGE(count_failed(attempts) == 0, failures(attempts));

@@ -1,5 +1,7 @@
 #include "testbed.h"
 
+#include "status/status_file.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -76,6 +78,7 @@ Testbed::~Testbed() {
   run_command({"/bin/sh", "-c", "ip netns del " + name_});
   std::error_code ec;
   fs::remove_all(manifests_, ec);
+  fs::remove(socklb::status_file_for(bpffs_), ec);  // what the agent told `socklb status`
 }
 
 void Testbed::serve(const std::vector<std::string>& tcp, const std::vector<std::string>& udp, bool keep_open) {
@@ -234,11 +237,17 @@ void Testbed::sweep_leftovers() {
     for (const auto& entry : fs::directory_iterator(dir, ec)) {
       std::string name = entry.path().filename();
       if (!stale(name)) continue;
-      if (dir == "/sys/fs/bpf") remove_bpffs_dir(entry.path());
+      if (dir == "/sys/fs/bpf") {
+        remove_bpffs_dir(entry.path());
+        fs::remove(socklb::status_file_for(entry.path()), ec);
+      }
       else if (dir == cgroup2_root()) remove_cgroup(entry.path());
       else fs::remove_all(entry.path(), ec);
     }
   }
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator("/etc/netns", ec))  // a resolver's (hosts_file_test.cpp)
+    if (stale(entry.path().filename())) fs::remove_all(entry.path(), ec);
   std::istringstream netns(run_command({"/bin/sh", "-c", "ip netns list"}).output);
   std::string name, rest;
   while (netns >> name && std::getline(netns, rest))

@@ -49,7 +49,7 @@ void join(const std::string& cgroup, const std::string& netns) {
 Endpoint must_parse(const std::string& text) {
   auto ep = probe::parse_endpoint(text);
   if (!ep) {
-    std::cerr << "socklb-probe: \"" << text << "\" is not IP:PORT or [IPv6]:PORT\n";
+    std::cerr << "socklb-probe: \"" << text << "\" is not IP:PORT, [IPv6]:PORT or NAME:PORT (a name that resolves)\n";
     std::exit(2);
   }
   return *ep;
@@ -134,6 +134,7 @@ struct ConnectFlags {
   int count = 1, timeout_ms = 2000, interval_ms = 0, duration_ms = 0;
   bool v4_mapped = false, reuse_socket = false;
   int fresh_netns = 0;  // attempts per new network namespace; 0: stay in one
+  std::string until_file;  // stop once it exists
 };
 
 nlohmann::json attempt(const ConnectFlags& f, const Endpoint& target, int& shared_fd) {
@@ -211,6 +212,7 @@ int connect_many(const ConnectFlags& f) {
   for (int i = 0; i < f.count; ++i) {
     auto now = std::chrono::steady_clock::now();
     if (f.duration_ms && now >= deadline) break;
+    if (!f.until_file.empty() && access(f.until_file.c_str(), F_OK) == 0) break;
     // a new client as socklb sees it (its network namespace is the client);
     // the old namespace goes when nothing holds it
     if (f.fresh_netns && i % f.fresh_netns == 0 && unshare(CLONE_NEWNET) != 0) die("unshare(CLONE_NEWNET)");
@@ -257,6 +259,9 @@ int main(int argc, char** argv) {
   connect_cmd->add_option("--timeout-ms", f.timeout_ms, "per attempt");
   connect_cmd->add_option("--interval-ms", f.interval_ms, "pause between attempts");
   connect_cmd->add_option("--duration-ms", f.duration_ms, "stop starting attempts after this long (0: no limit)");
+  connect_cmd->add_option("--until-file", f.until_file,
+                          "stop starting attempts once this file exists (a test's load that lasts exactly as long as "
+                          "what it loads)");
   connect_cmd->add_flag("--v4-mapped", f.v4_mapped, "dial an IPv4 address from an IPv6 socket (::ffff:a.b.c.d)");
   connect_cmd->add_flag("--reuse-socket", f.reuse_socket, "one socket (connected once) for every attempt; a new one after a failure");
   connect_cmd->add_option("--fresh-netns", f.fresh_netns,

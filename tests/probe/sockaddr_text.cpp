@@ -1,6 +1,7 @@
 #include "sockaddr_text.h"
 
 #include <arpa/inet.h>
+#include <netdb.h>
 
 #include <cstring>
 
@@ -24,8 +25,22 @@ std::optional<Endpoint> parse_endpoint(const std::string& text) {
   auto* a4 = reinterpret_cast<sockaddr_in*>(&ep.addr);
   a4->sin_family = AF_INET;
   a4->sin_port = htons(port);
-  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) != 1) return std::nullopt;
-  ep.len = sizeof(sockaddr_in);
+  if (inet_pton(AF_INET, host.c_str(), &a4->sin_addr) == 1) {
+    ep.len = sizeof(sockaddr_in);
+    return ep;
+  }
+  // A name: resolved by the resolver of where the probe runs (under
+  // `ip netns exec`, the namespace's own /etc/netns/NAME/resolv.conf).
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* found = nullptr;
+  if (host.empty() || getaddrinfo(host.c_str(), nullptr, &hints, &found) != 0 || !found) return std::nullopt;
+  std::memcpy(&ep.addr, found->ai_addr, found->ai_addrlen);
+  ep.len = found->ai_addrlen;
+  if (found->ai_family == AF_INET) reinterpret_cast<sockaddr_in*>(&ep.addr)->sin_port = htons(port);
+  else reinterpret_cast<sockaddr_in6*>(&ep.addr)->sin6_port = htons(port);
+  freeaddrinfo(found);
   return ep;
 }
 

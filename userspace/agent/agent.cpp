@@ -8,14 +8,17 @@
 #include <cerrno>
 #include <cstring>
 #include <ctime>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 
 #include "agent/agent_events.h"
 #include "agent/fault_point.h"
+#include "agent/hosts_file.h"
 #include "agent/manifest_watch.h"
 #include "agent/syncer.h"
 #include "kernel/pinned_maps.h"
@@ -28,11 +31,23 @@
 #include "status/health.h"
 #include "status/http_endpoints.h"
 #include "status/metrics.h"
+#include "status/status_file.h"
 #include "sources/manifest_source.h"
 #include "store/object_store.h"
 
 namespace socklb {
+namespace fs = std::filesystem;
 namespace {
+
+std::string now_rfc3339() {
+  timespec now{};
+  clock_gettime(CLOCK_REALTIME, &now);
+  std::tm tm{};
+  gmtime_r(&now.tv_sec, &tm);
+  char buf[40];
+  std::strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%S", &tm);
+  return fmt::format("{}.{:03}Z", buf, now.tv_nsec / 1'000'000);
+}
 
 constexpr std::chrono::seconds kRetryAfterFailure{1};
 // How often expired affinity entries are removed (an entry outlives its
@@ -61,21 +76,21 @@ std::string signal_received(int fd) {
 
 class Agent {
  public:
+  // `commit`: set when the datapath is staged (a layout migration) and the
+  // maps are its new ones; run once, after the first sync that went through
+  // and before that sync is logged, so a `sync` event always means served.
   Agent(const AgentOptions& options, ObjectSource& source, MapStore& store, std::optional<FaultPoint> fault,
-        AgentMetrics& metrics, AgentHealth& health)
+        AgentMetrics& metrics, AgentHealth& health, std::function<void()> commit = {})
       : options_(options),
         metrics_(metrics),
         health_(health),
         source_(source),
         maps_(store),
         settings_(options.reconcile),
-        observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}) {
+        observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}),
+        commit_(std::move(commit)) {
     syncer_.emplace(maps_, settings_, observer_);
-    try {
-      closer_.emplace(options.bpffs_dir, options.cgroup);
-    } catch (const std::exception& e) {
-      spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
-    }
+    if (!options.hosts_file.empty()) hosts_.emplace(options.hosts_file, options.cluster_domain);
   }
 
   // The node's zone (from its Node object) for topology hints. A change
@@ -96,7 +111,7 @@ class Agent {
   }
 
   // true when the sync went through; false to retry later. `resync`: the
-  // periodic full one.
+  // periodic full one. Throws only when the commit of a migration fails.
   bool sync(bool resync = false) {
     ++number_;
     auto read_start = std::chrono::steady_clock::now();
@@ -104,8 +119,9 @@ class Agent {
     try {
       update = source_.read();
     } catch (const std::exception& e) {
-      log_sync_failed(number_, "read", e.what(), kRetryAfterFailure);
+      log_sync_failed(number_, "read", failure(e), kRetryAfterFailure);
       metrics_.sync_failed();
+      status_failed("read", failure(e));
       return false;
     }
     objects_.apply(update);
@@ -118,31 +134,50 @@ class Agent {
     report.parsed = update.parsed;
     report.read = std::chrono::steady_clock::now() - read_start;
     count(update.diagnostics, report);
+    SyncResult r;
     try {
-      SyncResult r = resync ? syncer_->resync(objects_) : syncer_->sync(objects_);
-      if (first_unsynced_change_) {
-        report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
-        report.since_change_served = r.served_at - *first_unsynced_change_;
-      }
-      first_unsynced_change_.reset();
-      log_diagnostics(number_, r.diagnostics);
-      count(r.diagnostics, report);
-      log_sync(report, r);
-      record(r, update.change_triggers);
-      if (resync && r.writes && update.empty())
-        spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
-      // the first sync too: pods may have gone while no agent ran
-      if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
-      return true;
+      r = resync ? syncer_->resync(objects_) : syncer_->sync(objects_);
     } catch (const std::exception& e) {
-      log_sync_failed(number_, "apply", e.what(), kRetryAfterFailure);
+      log_sync_failed(number_, "apply", failure(e), kRetryAfterFailure);
       metrics_.sync_failed();
+      status_failed("apply", failure(e));
       triggers_.insert(triggers_.end(), update.change_triggers.begin(), update.change_triggers.end());
       return false;
     }
+    if (commit_) std::exchange(commit_, nullptr)();
+    if (first_unsynced_change_) {
+      report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
+      report.since_change_served = r.served_at - *first_unsynced_change_;
+    }
+    first_unsynced_change_.reset();
+    log_diagnostics(number_, r.diagnostics);
+    count(r.diagnostics, report);
+    // before the event: who sees it may read the metrics and the hosts file
+    record(r, update.change_triggers);
+    write_hosts(r);
+    if (publish_status_)
+      publish_status_({{"failing", false},
+                       {"last_sync",
+                        {{"sync", number_},
+                         {"at", now_rfc3339()},
+                         {"took_ms", std::chrono::duration<double, std::milli>(r.took).count()},
+                         {"services", r.summary.services},
+                         {"backends", r.summary.backends},
+                         {"held", r.summary.held},
+                         {"errors", report.errors},
+                         {"warnings", report.warnings}}}});
+    log_sync(report, r);
+    if (resync && r.writes && update.empty())
+      spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
+    // the first sync too: pods may have gone while no agent ran
+    if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
+    return true;
   }
 
- void expire_affinity() {
+  // What `socklb status` reads: merged into the agent's status file.
+  void on_status(std::function<void(const nlohmann::json&)> publish) { publish_status_ = std::move(publish); }
+
+  void expire_affinity() {
     timespec now{};
     clock_gettime(CLOCK_MONOTONIC, &now);
     try {
@@ -154,6 +189,12 @@ class Agent {
   }
 
  private:
+  void status_failed(const char* stage, const std::string& message) {
+    if (publish_status_)
+      publish_status_({{"failing", true},
+                       {"last_failure", {{"sync", number_}, {"at", now_rfc3339()}, {"stage", stage}, {"message", message}}}});
+  }
+
   // Metrics and health after a sync that went through.
   void record(const SyncResult& r, const std::vector<std::chrono::system_clock::time_point>& triggers) {
     metrics_.sync_done({r.took, r.summary.services, r.summary.backends, r.map_entries, r.map_capacity});
@@ -169,7 +210,37 @@ class Agent {
     triggers_.clear();
   }
 
+  // Only when services or ClusterIPs came or went: at 100,000 services the
+  // file is megabytes.
+  void write_hosts(const SyncResult& r) {
+    if (!hosts_ || !syncer_->served()) return;
+    if (hosts_written_ && !r.summary.added && !r.summary.removed) return;
+    try {
+      hosts_->update(*syncer_->served());
+      hosts_written_ = true;
+    } catch (const std::exception& e) {
+      spdlog::warn("sync {}: {}", number_, e.what());
+    }
+  }
+
+  // A failed sync's error; while a migration waits for its first sync, also
+  // what that means for traffic.
+  std::string failure(const std::exception& e) const {
+    if (!commit_) return e.what();
+    return std::string(e.what()) + " (into the new maps of a layout migration: nothing is switched yet, the pinned "
+                                   "datapath keeps serving untouched until a sync into them goes through)";
+  }
+
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
+    // made at first use: after a migration's commit, its iterators use the new maps' pins
+    if (!closer_tried_) {
+      closer_tried_ = true;
+      try {
+        closer_.emplace(options_.bpffs_dir, options_.cgroup);
+      } catch (const std::exception& e) {
+        spdlog::warn("connected sockets of removed backends will not be closed: {}", e.what());
+      }
+    }
     if (!closer_) return;
     try {
       if (int n = closer_->close_stale(gone_tcp); n > 0) log_sockets_closed(number_, n);
@@ -187,13 +258,18 @@ class Agent {
   AgentHealth& health_;
   std::chrono::system_clock::time_point started_ = std::chrono::system_clock::now();
   std::vector<std::chrono::system_clock::time_point> triggers_;  // of changes a failed sync did not apply
+  bool closer_tried_ = false;
   std::optional<StaleSocketCloser> closer_;
+  std::optional<HostsFile> hosts_;
+  bool hosts_written_ = false;
   ObjectSource& source_;
   MapStore& maps_;
   ReconcileSettings settings_;
   ApplyObserver observer_;
   ObjectStore objects_;  // every object the source reported, with what changed since the last sync
   std::optional<Syncer> syncer_;  // made anew when the settings change
+  std::function<void()> commit_;
+  std::function<void(const nlohmann::json&)> publish_status_;
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
@@ -239,15 +315,34 @@ int run_agent(const AgentOptions& options) {
   }
   prepare_bpffs_dir(options.bpffs_dir);
 
-  InstallReport installed = install_datapath({options.bpffs_dir, options.cgroup, options.capacities});
-  for (const auto& note : installed.notes) spdlog::warn("{}", note);
-  log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
-
+  auto datapath = Datapath::load({options.bpffs_dir, options.cgroup, options.capacities});
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
-  auto maps = PinnedMaps::open(options.bpffs_dir, false);
+  auto maps = datapath->maps();
+  // /metrics reads the counters at each scrape through descriptors of its
+  // own (the HTTP threads never share the agent's descriptors or readers), of
+  // the maps these programs count in: after a resize the new copies, while a
+  // layout migration is staged its new maps (zero until it is committed; the
+  // old programs count in the old ones, of another layout, meanwhile).
+  std::shared_ptr<PinnedMaps> counter_maps = datapath->maps();
+  std::size_t links = 0;  // attached by this agent, once committed
+  auto commit = [&] {
+    InstallReport installed = datapath->commit();
+    datapath.reset();  // the pins hold the programs and maps now
+    links = static_cast<std::size_t>(installed.links_created + installed.links_updated);
+    for (const auto& note : installed.notes) spdlog::warn("{}", note);
+    log_datapath_installed(options.bpffs_dir, options.cgroup, installed);
+    if (installed.migration) log_layout_migrated(options.bpffs_dir, *installed.migration);
+  };
+  std::function<void()> commit_after_first_sync;
+  if (datapath->migrating()) {
+    // the old programs and maps serve until the new maps hold every service
+    log_layout_migration_staged(options.bpffs_dir, *datapath->migration());
+    commit_after_first_sync = commit;
+  } else {
+    commit();
+  }
   AgentMetrics metrics;
-  std::size_t links = static_cast<std::size_t>(installed.links_created + installed.links_updated);
   AgentHealth health([&] { return attachment_problem(options.bpffs_dir, options.cgroup, links); },
                      options.health_timeout);
   if (kube)
@@ -255,9 +350,6 @@ int run_agent(const AgentOptions& options) {
       KubeSourceStats s = kube->stats();
       return SourceCounters{s.watch_restarts, s.relists, s.errors_by_code};
     });
-  // The counters are read at each scrape through maps of its own: the HTTP
-  // threads never share the agent's descriptors or readers.
-  std::shared_ptr<PinnedMaps> counter_maps = PinnedMaps::open(options.bpffs_dir, /*read_only=*/true);
   metrics.set_datapath_counters([counter_maps, per_service = options.metrics_per_service, lock = std::make_shared<std::mutex>()] {
     std::lock_guard guard(*lock);
     return read_datapath_counters(*counter_maps, per_service);
@@ -265,7 +357,30 @@ int run_agent(const AgentOptions& options) {
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
-  Agent agent(options, *source, *maps, fault, metrics, health);
+  Agent agent(options, *source, *maps, fault, metrics, health, std::move(commit_after_first_sync));
+  nlohmann::json status = {
+      {"pid", getpid()},
+      {"started", now_rfc3339()},
+      {"source", kube ? "the Kubernetes API at " + options.api->server : "manifests " + options.manifests.string()},
+      {"bpffs", options.bpffs_dir.string()},
+      {"cgroup", options.cgroup.string()},
+      {"health_port", http.health_port()},
+      {"metrics_port", http.metrics_port()},
+      {"waiting_for", kube ? "the first complete list from " + options.api->server : "the first sync"},
+      {"failing", false}};
+  fs::path status_file = status_file_for(options.bpffs_dir);
+  bool status_warned = false;
+  auto publish_status = [&](const nlohmann::json& patch) {
+    status.merge_patch(patch);
+    status["links"] = links;
+    try {
+      write_status_file(status_file, status);
+    } catch (const std::exception& e) {
+      if (!std::exchange(status_warned, true)) spdlog::warn("`socklb status` will not see this agent: {}", e.what());
+    }
+  };
+  publish_status(nlohmann::json::object());
+  agent.on_status(publish_status);
   std::optional<ManifestWatch> watch;
   // The first sync: at once from files; from the API once everything has
   // been listed (until then the pinned state keeps serving as it is).
@@ -304,7 +419,8 @@ int run_agent(const AgentOptions& options) {
     }
     if (now >= expire_at) {
       agent.expire_affinity();
-      clear_abandoned_trace_of(options.bpffs_dir);
+      // not while a migration is staged: the pinned flag is the old layout's
+      if (!datapath) clear_abandoned_trace_of(options.bpffs_dir);
       expire_at = now + kAffinityExpiry;
     }
     int news = kube ? kube->fd() : watch ? watch->fd() : -1;

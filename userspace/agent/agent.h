@@ -34,6 +34,10 @@ struct AgentOptions {
   bool metrics_per_service = false;
   // /healthz fails when a received change has waited this long to be applied.
   std::chrono::seconds health_timeout{60};
+  // A hosts-format file of every served service's names (empty: none), under
+  // this cluster domain.
+  std::filesystem::path hosts_file;
+  std::string cluster_domain = "cluster.local";
 };
 
 // Returns the process exit code. Start-up problems throw with a message

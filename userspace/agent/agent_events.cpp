@@ -1,8 +1,10 @@
 #include "agent/agent_events.h"
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include "agent/event_log.h"
+#include "kernel/layout_pin.h"
 
 namespace socklb {
 namespace {
@@ -33,11 +35,42 @@ void log_datapath_installed(const std::filesystem::path& bpffs, const std::files
              {"maps_created", installed.maps_created},
              {"maps_resized", installed.maps_resized},
              {"links_updated", installed.links_updated},
-             {"links_created", installed.links_created}},
-            fmt::format("datapath at {}: {} maps adopted, {} created, {} resized; attached to {}: {} links switched "
-                        "in place, {} created",
-                        bpffs.string(), installed.maps_adopted, installed.maps_created, installed.maps_resized,
-                        cgroup.string(), installed.links_updated, installed.links_created));
+             {"links_created", installed.links_created},
+             {"layout", fingerprint_text(installed.layout)}},
+            fmt::format("datapath at {} (layout {}): {} maps adopted, {} created, {} resized; attached to {}: {} links "
+                        "switched in place, {} created",
+                        bpffs.string(), fingerprint_text(installed.layout), installed.maps_adopted,
+                        installed.maps_created, installed.maps_resized, cgroup.string(), installed.links_updated,
+                        installed.links_created));
+}
+
+void log_layout_migration_staged(const std::filesystem::path& bpffs, const LayoutMigration& migration) {
+  spdlog::warn("the pins at {} have another layout than this build ({}; this build: layout {} of socklb {}): "
+               "migrating them: new maps are filled from the manifests while the pinned datapath keeps serving, "
+               "then the programs switch to them",
+               bpffs.string(), describe_pinned_layout(migration.from), fingerprint_text(migration.to.fingerprint),
+               socklb_version());
+}
+
+void log_layout_migrated(const std::filesystem::path& bpffs, const LayoutMigration& migration) {
+  EventFields changed = EventFields::array(), removed = EventFields::array();
+  for (const auto& name : migration.maps_changed) changed.push_back(name);
+  for (const auto& name : migration.pins_removed) removed.push_back(name);
+  const auto& from = migration.from;
+  log_event(spdlog::level::warn, "layout_migrated",
+            {{"bpffs", bpffs.string()},
+             {"from", from ? EventFields(fingerprint_text(from->layout.fingerprint)) : EventFields()},
+             {"from_version", from ? EventFields(from->version) : EventFields()},
+             {"to", fingerprint_text(migration.to.fingerprint)},
+             {"to_version", socklb_version()},
+             {"maps_changed", std::move(changed)},
+             {"pins_removed", std::move(removed)}},
+            fmt::format("migrated the pins at {} from {} to layout {} of socklb {}: every map replaced ({} of another "
+                        "layout{}), the programs switched in place; affinities and the state of sockets made before "
+                        "start afresh",
+                        bpffs.string(), describe_pinned_layout(from), fingerprint_text(migration.to.fingerprint),
+                        socklb_version(), migration.maps_changed.size(),
+                        migration.pins_removed.empty() ? "" : fmt::format("; {} old pins removed", migration.pins_removed.size())));
 }
 
 void log_diagnostics(int sync, const Diagnostics& diagnostics) {

@@ -18,6 +18,11 @@ namespace socklb {
 void log_datapath_installed(const std::filesystem::path& bpffs, const std::filesystem::path& cgroup,
                             const InstallReport& installed);
 
+// The pins had another layout: what the agent does before its first sync.
+void log_layout_migration_staged(const std::filesystem::path& bpffs, const LayoutMigration& migration);
+// ... and once that sync went through: the programs and pins switched.
+void log_layout_migrated(const std::filesystem::path& bpffs, const LayoutMigration& migration);
+
 // Errors and warnings about the input, each with its file, line, object and field.
 void log_diagnostics(int sync, const Diagnostics& diagnostics);
 

@@ -60,6 +60,10 @@ class Syncer {
   // number of entries removed.
   std::size_t expire_affinity(uint64_t now_ns);
 
+  // What the maps hold after the last sync that went through; null before
+  // the first and after a failed write.
+  const KernelState* served() const { return known_ ? &*known_ : nullptr; }
+
  private:
   MapStore& store_;
   ReconcileSettings settings_;

@@ -1,11 +1,17 @@
 #include "cli/commands.h"
 
+#include <signal.h>
+
+#include <fstream>
 #include <iostream>
 
 #include <spdlog/spdlog.h>
 
 #include "cli/explain.h"
 #include "cli/services_view.h"
+#include "cli/status_view.h"
+#include "kernel/attachment_check.h"
+#include "status/status_file.h"
 #include "kernel/pinned_maps.h"
 #include "kernel/preflight.h"
 #include "kernel/uninstall.h"
@@ -37,10 +43,55 @@ int explain_command(const std::filesystem::path& bpffs_dir, const std::string& d
   return 0;
 }
 
+namespace {
+
+// The process is alive and is a socklb (a pid reused by another program is
+// not our agent).
+bool runs_socklb(int pid) {
+  if (pid <= 0 || kill(pid, 0) != 0) return false;
+  std::ifstream comm("/proc/" + std::to_string(pid) + "/comm");
+  std::string name;
+  return std::getline(comm, name) && name.rfind("socklb", 0) == 0;
+}
+
+}  // namespace
+
+int status_command(const std::filesystem::path& bpffs_dir, const std::string& output) {
+  StatusInputs in;
+  in.agent_file = read_status_file(status_file_for(bpffs_dir));
+  if (in.agent_file) in.agent_alive = runs_socklb(in.agent_file->value("pid", 0));
+  if (!std::filesystem::exists(bpffs_dir)) {
+    in.attachment_problem = "nothing is pinned at " + bpffs_dir.string() + ": socklb is not installed there";
+  } else if (!in.agent_file) {
+    in.attachment_problem = "which cgroup socklb serves is unknown: no agent has run with this --bpffs since boot";
+  } else {
+    in.attachment_problem = attachment_problem(bpffs_dir, in.agent_file->value("cgroup", std::string()),
+                                               in.agent_file->value("links", 0));
+  }
+  try {
+    auto maps = PinnedMaps::open(bpffs_dir, /*read_only=*/true);
+    KernelState kernel = read_kernel_state(*maps);
+    for (const auto& m : kMaps) {
+      // a per-CPU counter map has no entries in use or free: capacity only
+      std::optional<std::size_t> entries;
+      if (!m.per_cpu) entries = m.written_by_programs ? maps->dump(m.id).size() : kernel.count(m.id);
+      in.maps.push_back({std::string(m.name), entries, maps->capacity(m.id), std::string(m.capacity_flag)});
+    }
+  } catch (const std::exception& e) {
+    in.maps_problem = std::string("cannot read the maps: ") + e.what();
+  }
+  StatusReport report = assess(in);
+  if (output == "json") std::cout << report.json.dump(2) << "\n";
+  else std::cout << report.text;
+  return report.problems.empty() ? 0 : 1;
+}
+
 int uninstall_command(const std::filesystem::path& bpffs_dir, const std::optional<std::filesystem::path>& cgroup) {
   require_bpf_privileges();
   if (cgroup) require_cgroup2_dir(*cgroup);
   UninstallReport report = uninstall_datapath(bpffs_dir, cgroup);
+  std::error_code ec;
+  std::filesystem::remove(status_file_for(bpffs_dir), ec);  // what `status` read of the agent
   if (!report.directory_removed && report.links_detached == 0) {
     std::cout << "nothing to uninstall: " << bpffs_dir.string() << " does not exist\n";
     return 0;

@@ -50,6 +50,7 @@ struct RunFlags {
   std::string health_addr = "0.0.0.0:10256", metrics_addr = "127.0.0.1:10249";
   unsigned health_timeout_sec = 60;
   bool metrics_per_service = false;
+  std::string hosts_file, cluster_domain = "cluster.local";
 };
 
 int run_command(const RunFlags& flags) {
@@ -73,6 +74,12 @@ int run_command(const RunFlags& flags) {
   options.metrics_addr = flags.metrics_addr;
   options.metrics_per_service = flags.metrics_per_service;
   options.health_timeout = std::chrono::seconds(flags.health_timeout_sec);
+  options.hosts_file = flags.hosts_file;
+  options.cluster_domain = flags.cluster_domain;
+  if (!flags.hosts_file.empty() && !std::filesystem::is_directory(options.hosts_file.parent_path().empty()
+                                                                      ? std::filesystem::path(".")
+                                                                      : options.hosts_file.parent_path()))
+    throw std::runtime_error("--hosts-file " + flags.hosts_file + ": its directory does not exist; create it first");
   options.reconcile.node = {flags.node_name, flags.zone};
   for (const auto& text : flags.service_cidrs) {
     auto cidr = Cidr::parse(text);
@@ -145,6 +152,12 @@ int main(int argc, char** argv) {
   run_cmd->add_option("--health-timeout", run.health_timeout_sec,
                       "seconds a received change may wait to be applied before /healthz reports 503")
       ->check(CLI::Range(1u, 86400u))->capture_default_str();
+  run_cmd->add_option("--hosts-file", run.hosts_file,
+                      "keep a hosts-format file of every served service (<ClusterIP> <name>.<ns>.svc.<domain> "
+                      "<name>.<ns>.svc), rewritten atomically after a sync that changes it: serve it with dnsmasq "
+                      "--hostsdir for service DNS names without Kubernetes");
+  run_cmd->add_option("--cluster-domain", run.cluster_domain, "the DNS domain of --hosts-file's names")
+      ->capture_default_str();
   run_cmd->add_option("--log-format", run.log_format, "text (for people) or json (one event per line, docs/events.md)")
       ->check(CLI::IsMember({"text", "json"}))->capture_default_str();
 
@@ -177,6 +190,14 @@ int main(int argc, char** argv) {
   trace_cmd->add_option("-o,--output", trace_output, "table or json (one object per line)")
       ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
+  std::string status_bpffs = kDefaultBpffsDir.string(), status_output = "table";
+  auto* status_cmd = app.add_subcommand(
+      "status", "Is an agent running, do its programs act on the served cgroup, how did its last sync go, how full is "
+                "each map; exit code 1 when something is wrong");
+  status_cmd->add_option("--bpffs", status_bpffs, "directory of the pinned maps")->capture_default_str();
+  status_cmd->add_option("-o,--output", status_output, "table (text) or json")
+      ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
   std::string uninstall_bpffs = kDefaultBpffsDir.string(), uninstall_cgroup;
   auto* uninstall_cmd = app.add_subcommand("uninstall", "Detach the programs and remove every pin");
   uninstall_cmd->add_option("--bpffs", uninstall_bpffs, "directory of the pins")->capture_default_str();
@@ -198,6 +219,7 @@ int main(int argc, char** argv) {
       trace.json = trace_output == "json";
       return trace_command(trace);
     }
+    if (*status_cmd) return status_command(status_bpffs, status_output);
     if (*uninstall_cmd)
       return uninstall_command(uninstall_bpffs, uninstall_cgroup.empty() ? std::nullopt
                                                                          : std::optional<std::filesystem::path>(uninstall_cgroup));

@@ -6,16 +6,21 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <map>
 #include <memory>
+#include <set>
 #include <vector>
 
+#include "kernel/layout_fingerprint.h"
+#include "kernel/layout_pin.h"
+#include "kernel/pinned_maps.h"
 #include "maps/map_layout.h"
 #include "maps/per_cpu.h"
-#include "kernel/pinned_maps.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
 #include "socklb_bpf.skel.h"
@@ -23,11 +28,6 @@
 namespace socklb {
 namespace fs = std::filesystem;
 namespace {
-
-struct SkeletonDeleter {
-  void operator()(socklb_bpf* skel) const { socklb_bpf__destroy(skel); }
-};
-using Skeleton = std::unique_ptr<socklb_bpf, SkeletonDeleter>;
 
 // Closing our handle must never detach: the pin keeps the attachment.
 struct LinkCloser {
@@ -43,18 +43,8 @@ std::string program_short_name(const bpf_program* prog) {
   return name.rfind("socklb_", 0) == 0 ? name.substr(7) : name;
 }
 
-// A pinned map asked to change capacity. A map cannot be resized, so a new
-// one is made, filled from the pinned one, used by the new programs, and
-// only then pinned in its place: traffic sees the old map or the full new one.
-struct Resize {
-  bpf_map* map;
-  UniqueFd pinned;
-  fs::path pin;
-  uint32_t from;
-};
-
 // The bytes of one value as the system calls exchange it: one copy per CPU
-// in a per-CPU map.
+// in a per-CPU map (value_size is one CPU's).
 std::size_t value_bytes(const MapDescriptor* m, uint32_t value_size) {
   return m && m->per_cpu ? per_cpu_stride(value_size) * possible_cpus() : value_size;
 }
@@ -101,63 +91,13 @@ uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_
   return copied;
 }
 
-// Creates the map, adopts the pinned one, or plans its resize; libbpf reuses
-// a pin whose type, sizes and capacity match. Only socklb's own maps are
-// pinned: libbpf's internal ones (.rodata, .bss) belong to one load.
-//
-// service_counters is indexed by service id: it has service_state's capacity,
-// whatever that turned out to be (`state_capacity`), and never holds a resize
-// back (the counters of ids past it belong to no service).
-void prepare_map(bpf_map* map, const fs::path& dir, const MapCapacities& caps, uint32_t state_capacity,
-                 InstallReport& report, std::vector<Resize>& resizes) {
-  if (bpf_map__is_internal(map)) return;
-  std::string name = bpf_map__name(map);
-  const MapDescriptor* described = find_map(name);
-  if (!described && name != kSockStateMapName && name != kTraceCtlMapName && name != kTraceEventsMapName)
-    throw std::logic_error("map " + name + " of the BPF object is not described in map_layout.h");
-  fs::path pin = map_pin_path(dir, name);
-  bool counters = described && described->id == MapId::ServiceCounters;
-  if (described) bpf_map__set_max_entries(map, counters ? state_capacity : described->capacity(caps));
-  int fd = bpf_obj_get(pin.c_str());
-  if (fd < 0) {
-    ++report.maps_created;
-  } else {
-    UniqueFd pinned(fd);
-    bpf_map_info info{};
-    __u32 len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw SystemError("cannot inspect " + pin.string(), errno);
-    if (info.key_size != bpf_map__key_size(map) || info.value_size != bpf_map__value_size(map) ||
-        info.type != bpf_map__type(map))
-      throw std::runtime_error(pin.string() + " has another layout than this socklb build (made by another version): "
-                               "run `socklb uninstall` first");
-    uint32_t wanted = bpf_map__max_entries(map);
-    if (described && info.max_entries != wanted) {
-      uint32_t held = counters ? 0 : needed_capacity(fd, *described);
-      if (held <= wanted) {
-        resizes.push_back({map, std::move(pinned), pin, info.max_entries});
-        return;  // no pin path: libbpf creates the new map
-      }
-      report.notes.push_back("map " + name + " keeps its capacity of " + std::to_string(info.max_entries) + ": it holds " +
-                             std::to_string(held) + " entries, more than the " + std::to_string(wanted) +
-                             " asked for; lower the load first or ask for more");
-      bpf_map__set_max_entries(map, info.max_entries);
-    }
-    ++report.maps_adopted;
-  }
-  if (bpf_map__set_pin_path(map, pin.c_str()) != 0) throw SystemError("cannot set the pin path of map " + name, errno);
-}
-
-// Pins the resized map in place of the old one in one step (rename), so the
-// pin never goes missing.
-void pin_resized(const Resize& r, InstallReport& report) {
-  fs::path staged = r.pin;
-  staged += "_resized";  // bpffs names may not contain dots
-  unlink(staged.c_str());  // left by an agent killed right here
-  if (bpf_obj_pin(bpf_map__fd(r.map), staged.c_str()) != 0) throw SystemError("cannot pin " + staged.string(), errno);
-  if (std::rename(staged.c_str(), r.pin.c_str()) != 0) throw SystemError("cannot replace " + r.pin.string(), errno);
-  report.notes.push_back("map " + std::string(bpf_map__name(r.map)) + " resized from " + std::to_string(r.from) +
-                         " to " + std::to_string(bpf_map__max_entries(r.map)) + " entries");
-  ++report.maps_resized;
+// Whether anything but the layout record is pinned under dir: maps or links
+// an earlier agent left.
+bool has_pins(const fs::path& dir) {
+  std::error_code ec;
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
+    if (it->path().filename() != kLayoutPinName) return true;
+  return false;
 }
 
 // Switches a pinned attachment to the new program in place, so there is no
@@ -205,31 +145,171 @@ uint64_t cgroup_id_of(const fs::path& cgroup) {
   return st.st_ino;
 }
 
-InstallReport install_datapath(const InstallOptions& options) {
-  InstallReport report;
-  Skeleton skel(socklb_bpf__open());
-  if (!skel) throw SystemError("cannot open the BPF object", errno);
-  std::vector<Resize> resizes;
-  bpf_map* map;
-  // service_state is declared (so prepared) before service_counters
-  uint32_t state_capacity = describe(MapId::ServiceState).capacity(options.capacities);
-  bpf_object__for_each_map(map, skel->obj) {
-    prepare_map(map, options.bpffs_dir, options.capacities, state_capacity, report, resizes);
-    if (bpf_map__name(map) == describe(MapId::ServiceState).name) state_capacity = bpf_map__max_entries(map);
+namespace {
+
+// After a migration: pins of the old install this build does not make (its
+// maps' or programs' that are gone, staged pins of an agent killed while it
+// pinned). A link among them is detached first: its program serves the old
+// maps, which nobody writes any more. Returns the names removed.
+std::vector<std::string> remove_pins_but(const fs::path& dir, const std::set<std::string>& ours) {
+  std::vector<std::string> removed;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const fs::path& pin = entry.path();
+    if (ours.count(pin.filename())) continue;
+    if (is_link_pin(pin)) {
+      UniqueFd link(bpf_obj_get(pin.c_str()));
+      if (link && bpf_link_detach(link.get()) != 0 && errno != ENOLINK)
+        throw SystemError("cannot detach the old link " + pin.string(), errno);
+    }
+    if (::unlink(pin.c_str()) != 0) throw SystemError("cannot remove the old pin " + pin.string(), errno);
+    removed.push_back(pin.filename());
   }
-  if (int rc = socklb_bpf__load(skel.get()); rc != 0)
+  std::sort(removed.begin(), removed.end());
+  return removed;
+}
+
+// The maps whose own layout the record does not give as this build's: every
+// one when there is no record.
+std::vector<std::string> maps_changed(const Layout& mine, const std::optional<PinnedLayout>& pinned) {
+  std::vector<std::string> changed;
+  for (const auto& [name, fingerprint] : mine.maps) {
+    if (!pinned) {
+      changed.push_back(name);
+      continue;
+    }
+    auto was = pinned->layout.maps.find(name);
+    if (was == pinned->layout.maps.end() || was->second != fingerprint) changed.push_back(name);
+  }
+  return changed;
+}
+
+}  // namespace
+
+// A pinned map asked to change capacity. A map cannot be resized, so a new
+// one is made, filled from the pinned one, used by the new programs, and
+// only then pinned in its place: traffic sees the old map or the full new one.
+struct Datapath::Resize {
+  bpf_map* map;
+  UniqueFd pinned;
+  fs::path pin;
+  uint32_t from;
+};
+
+void Datapath::SkeletonDeleter::operator()(socklb_bpf* skel) const { socklb_bpf__destroy(skel); }
+
+Datapath::Datapath(const InstallOptions& options) : options_(options) {}
+
+Datapath::~Datapath() = default;
+
+std::unique_ptr<Datapath> Datapath::load(const InstallOptions& options) {
+  auto d = std::unique_ptr<Datapath>(new Datapath(options));
+  d->skel_.reset(socklb_bpf__open());
+  if (!d->skel_) throw SystemError("cannot open the BPF object", errno);
+  d->layout_ = layout_of(d->skel_->obj);
+  d->report_.layout = d->layout_.fingerprint;
+  d->pinned_ = read_layout_pin(options.bpffs_dir);
+  bool same = d->pinned_ && d->pinned_->layout.fingerprint == d->layout_.fingerprint;
+  if (!same && has_pins(options.bpffs_dir)) {
+    d->migration_ = LayoutMigration{d->pinned_, d->layout_, maps_changed(d->layout_, d->pinned_), {}};
+  } else if (!same) {
+    // nothing pinned yet: the record goes first, so no map is ever pinned without one
+    write_layout_pin(options.bpffs_dir, d->layout_);
+    d->pinned_ = PinnedLayout{d->layout_, std::string(socklb_version())};
+  }
+
+  bpf_map* map;
+  bpf_object__for_each_map(map, d->skel_->obj) {
+    d->prepare_map(map);
+    if (bpf_map__name(map) == describe(MapId::ServiceState).name) d->state_capacity_ = bpf_map__max_entries(map);
+  }
+  if (int rc = socklb_bpf__load(d->skel_.get()); rc != 0)
     throw SystemError("the kernel refused to load the socklb programs (the verifier log is above)", -rc);
   // before any link switches: a failed copy leaves the old datapath untouched
-  for (const auto& r : resizes)
+  for (const auto& r : d->resizes_)
     copy_entries(r.pinned.get(), bpf_map__fd(r.map), bpf_map__key_size(r.map), bpf_map__value_size(r.map),
                  bpf_map__name(r.map));
+  return d;
+}
 
-  UniqueFd cgroup(open(options.cgroup.c_str(), O_RDONLY | O_DIRECTORY));
-  if (!cgroup) throw SystemError("cannot open cgroup " + options.cgroup.string(), errno);
-  uint64_t cgroup_id = cgroup_id_of(options.cgroup);
+// Sizes the map, then: when migrating, leaves it new and unpinned (commit()
+// pins it); else adopts the pinned one (libbpf reuses a pin whose type, sizes,
+// flags and capacity match), creates it, or plans its resize. Only socklb's
+// own maps are pinned: libbpf's internal ones (.rodata, .bss) belong to one load.
+//
+// service_counters is indexed by service id: it has service_state's capacity,
+// whatever that turned out to be (state_capacity_: service_state is declared,
+// so prepared, first), and never holds a resize back (the counters of ids past
+// it belong to no service). The trace flag and ring buffer have no capacity
+// setting: adopted as they are, or made new (a ring buffer cannot be copied).
+void Datapath::prepare_map(bpf_map* map) {
+  if (bpf_map__is_internal(map)) return;
+  std::string name = bpf_map__name(map);
+  if (!pinned_by_socklb(name))
+    throw std::logic_error("map " + name + " of the BPF object is not described in map_layout.h");
+  const MapDescriptor* described = find_map(name);
+  bool counters = described && described->id == MapId::ServiceCounters;
+  if (counters && !state_capacity_) throw std::logic_error("service_counters is declared before service_state");
+  if (described) bpf_map__set_max_entries(map, counters ? state_capacity_ : described->capacity(options_.capacities));
+  if (migration_) {
+    ++report_.maps_created;
+    return;
+  }
+  fs::path pin = map_pin_path(options_.bpffs_dir, name);
+  int fd = bpf_obj_get(pin.c_str());
+  if (fd < 0) {
+    ++report_.maps_created;
+  } else {
+    UniqueFd pinned(fd);
+    bpf_map_info info{};
+    __u32 len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw SystemError("cannot inspect " + pin.string(), errno);
+    // the layout record says this build's layout: anything else was changed behind socklb's back
+    if (info.key_size != bpf_map__key_size(map) || info.value_size != bpf_map__value_size(map) ||
+        info.type != bpf_map__type(map) || info.map_flags != bpf_map__map_flags(map))
+      throw std::runtime_error(pin.string() + " is not the map its layout record (" + describe_pinned_layout(pinned_) +
+                               ") says: the pins were changed behind socklb's back; run `socklb uninstall` first");
+    uint32_t wanted = bpf_map__max_entries(map);
+    if (described && info.max_entries != wanted) {
+      uint32_t held = counters ? 0 : needed_capacity(fd, *described);
+      if (held <= wanted) {
+        resizes_.push_back({map, std::move(pinned), pin, info.max_entries});
+        return;  // no pin path: libbpf creates the new map
+      }
+      report_.notes.push_back("map " + name + " keeps its capacity of " + std::to_string(info.max_entries) +
+                              ": it holds " + std::to_string(held) + " entries, more than the " +
+                              std::to_string(wanted) + " asked for; lower the load first or ask for more");
+      bpf_map__set_max_entries(map, info.max_entries);
+    }
+    ++report_.maps_adopted;
+  }
+  if (bpf_map__set_pin_path(map, pin.c_str()) != 0) throw SystemError("cannot set the pin path of map " + name, errno);
+}
+
+std::unique_ptr<PinnedMaps> Datapath::maps() const {
+  std::array<UniqueFd, kMaps.size()> fds;
+  for (const auto& m : kMaps) {
+    const bpf_map* map = bpf_object__find_map_by_name(skel_->obj, std::string(m.name).c_str());
+    if (!map) throw std::logic_error("map " + std::string(m.name) + " is not in the BPF object");
+    UniqueFd fd(fcntl(bpf_map__fd(map), F_DUPFD_CLOEXEC, 0));
+    if (!fd) throw SystemError("cannot hold map " + std::string(m.name), errno);
+    fds[static_cast<std::size_t>(m.id)] = std::move(fd);
+  }
+  return PinnedMaps::of(std::move(fds));
+}
+
+InstallReport Datapath::commit() {
+  if (committed_) throw std::logic_error("the datapath is committed once");
+  committed_ = true;
+  InstallReport report = report_;
+  const fs::path& dir = options_.bpffs_dir;
+  UniqueFd cgroup(open(options_.cgroup.c_str(), O_RDONLY | O_DIRECTORY));
+  if (!cgroup) throw SystemError("cannot open cgroup " + options_.cgroup.string(), errno);
+  uint64_t cgroup_id = cgroup_id_of(options_.cgroup);
+  std::set<std::string> ours = {std::string(kLayoutPinName)};
   bpf_program* prog;
-  bpf_object__for_each_program(prog, skel->obj) {
-    fs::path pin = link_pin_path(options.bpffs_dir, program_short_name(prog));
+  bpf_object__for_each_program(prog, skel_->obj) {
+    fs::path pin = link_pin_path(dir, program_short_name(prog));
+    ours.insert(pin.filename());
     if (fs::exists(pin) && update_pinned_link(pin, prog, cgroup_id)) {
       ++report.links_updated;
     } else {
@@ -237,10 +317,29 @@ InstallReport install_datapath(const InstallOptions& options) {
       ++report.links_created;
     }
   }
-  // the new programs use the resized maps now: they take the old pins' place
-  for (const auto& r : resizes) pin_resized(r, report);
+  // the new programs use the new maps now: they take the old pins' place
+  if (migration_) {
+    bpf_map* map;
+    bpf_object__for_each_map(map, skel_->obj) {
+      if (bpf_map__is_internal(map)) continue;
+      pin_in_place(bpf_map__fd(map), map_pin_path(dir, bpf_map__name(map)));
+      ours.insert(bpf_map__name(map));
+    }
+  }
+  for (const auto& r : resizes_) {
+    pin_in_place(bpf_map__fd(r.map), r.pin);
+    report.notes.push_back("map " + std::string(bpf_map__name(r.map)) + " resized from " + std::to_string(r.from) +
+                           " to " + std::to_string(bpf_map__max_entries(r.map)) + " entries");
+    ++report.maps_resized;
+  }
+  // only once every pin is of this layout
+  if (!pinned_ || pinned_->layout.fingerprint != layout_.fingerprint) write_layout_pin(dir, layout_);
+  if (migration_) {
+    migration_->pins_removed = remove_pins_but(dir, ours);
+    report.migration = migration_;
+  }
   // pins are as sensitive as the directory: root only
-  for (const auto& entry : fs::directory_iterator(options.bpffs_dir))
+  for (const auto& entry : fs::directory_iterator(dir))
     fs::permissions(entry.path(), fs::perms::owner_read | fs::perms::owner_write);
   return report;
 }

@@ -4,7 +4,9 @@
 #include <bpf/libbpf.h>
 
 #include <cerrno>
+#include <cstdio>
 
+#include "kernel/layout_pin.h"
 #include "maps/per_cpu.h"
 #include "sys/sys_error.h"
 
@@ -51,7 +53,20 @@ std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::
   return bpffs_dir / std::string(map_name);
 }
 
+void pin_in_place(int fd, const std::filesystem::path& pin) {
+  std::filesystem::path staged = pin;
+  staged += kStagedPinSuffix;
+  ::unlink(staged.c_str());  // left by an agent killed right here
+  if (bpf_obj_pin(fd, staged.c_str()) != 0) throw SystemError("cannot pin " + staged.string(), errno);
+  if (std::rename(staged.c_str(), pin.c_str()) != 0) {
+    int err = errno;
+    ::unlink(staged.c_str());
+    throw SystemError("cannot put " + staged.string() + " in place of " + pin.string(), err);
+  }
+}
+
 std::unique_ptr<PinnedMaps> PinnedMaps::open(const std::filesystem::path& dir, bool read_only) {
+  require_pinned_layout_of_this_build(dir);
   auto maps = std::unique_ptr<PinnedMaps>(new PinnedMaps());
   for (const auto& l : kMaps) {
     auto path = map_pin_path(dir, l.name);
@@ -64,19 +79,31 @@ std::unique_ptr<PinnedMaps> PinnedMaps::open(const std::filesystem::path& dir, b
                                  ": is the agent installed with this --bpffs? (start it with `socklb run`)");
       throw SystemError("cannot open " + path.string(), err, err == EPERM || err == EACCES ? "run as root" : "");
     }
-    UniqueFd owned(fd);
-    bpf_map_info info{};
-    __u32 len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw SystemError("cannot inspect " + path.string(), errno);
-    if (info.key_size != l.key_size || info.value_size != l.value_size)
-      throw std::runtime_error(path.string() + " has key/value sizes " + std::to_string(info.key_size) + "/" +
-                               std::to_string(info.value_size) + ", this socklb expects " + std::to_string(l.key_size) +
-                               "/" + std::to_string(l.value_size) +
-                               ": it was made by another socklb version; run `socklb uninstall` and start again");
-    maps->capacities_[static_cast<std::size_t>(l.id)] = info.max_entries;
-    maps->fds_[static_cast<std::size_t>(l.id)] = std::move(owned);
+    maps->take(l.id, UniqueFd(fd), path.string());
   }
   return maps;
+}
+
+std::unique_ptr<PinnedMaps> PinnedMaps::of(std::array<UniqueFd, kMaps.size()> fds) {
+  auto maps = std::unique_ptr<PinnedMaps>(new PinnedMaps());
+  for (const auto& l : kMaps)
+    maps->take(l.id, std::move(fds[static_cast<std::size_t>(l.id)]), "the new map " + std::string(l.name));
+  return maps;
+}
+
+void PinnedMaps::take(MapId map, UniqueFd fd, const std::string& where) {
+  const auto& l = describe(map);
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) != 0) throw SystemError("cannot inspect " + where, errno);
+  if (info.key_size != l.key_size || info.value_size != l.value_size)
+    throw std::runtime_error(where + " has key/value sizes " + std::to_string(info.key_size) + "/" +
+                             std::to_string(info.value_size) + ", this socklb expects " + std::to_string(l.key_size) +
+                             "/" + std::to_string(l.value_size) +
+                             ": the pins were changed behind socklb's back (their layout record is this build's); run `socklb uninstall` "
+                             "and start again");
+  capacities_[static_cast<std::size_t>(map)] = info.max_entries;
+  fds_[static_cast<std::size_t>(map)] = std::move(fd);
 }
 
 void PinnedMaps::update(MapId map, const MapEntries& entries) {

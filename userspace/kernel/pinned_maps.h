@@ -17,11 +17,21 @@ std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::
 // How many copies of a value a per-CPU map keeps (libbpf_num_possible_cpus).
 std::size_t possible_cpus();
 
+// Pins the BPF object `fd` at `pin` in place of whatever is pinned there, in
+// one step: pinned as <pin>_staged first, then renamed over it, so readers
+// of the pin see the old object or the new one, never none.
+void pin_in_place(int fd, const std::filesystem::path& pin);
+inline constexpr std::string_view kStagedPinSuffix = "_staged";  // bpffs names may not contain dots
+
 class PinnedMaps : public MapStore {
  public:
-  // Opens every map pinned under dir and checks its key and value sizes
-  // against this build. Throws with what is missing or mismatched and how to fix it.
+  // Opens every map pinned under dir, after checking that the layout record
+  // pinned there is this build's. Throws with what is missing or mismatched
+  // and how to fix it.
   static std::unique_ptr<PinnedMaps> open(const std::filesystem::path& dir, bool read_only);
+  // The maps of a load that are not pinned (yet): a migration's new maps.
+  // fds: one per map of kMaps, in its order.
+  static std::unique_ptr<PinnedMaps> of(std::array<UniqueFd, kMaps.size()> fds);
 
   void update(MapId map, const MapEntries& entries) override;
   void remove(MapId map, const std::vector<Bytes>& keys) override;
@@ -32,6 +42,8 @@ class PinnedMaps : public MapStore {
 
  private:
   int fd(MapId map) const { return fds_[static_cast<std::size_t>(map)].get(); }
+  // Takes `fd` as map `map` after checking its key and value sizes.
+  void take(MapId map, UniqueFd fd, const std::string& where);
 
   std::array<UniqueFd, kMaps.size()> fds_;
   std::array<uint32_t, kMaps.size()> capacities_{};

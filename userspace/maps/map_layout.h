@@ -120,6 +120,15 @@ inline const MapDescriptor* find_map(std::string_view name) {
   return it == kMaps.end() ? nullptr : &*it;
 }
 
+// What socklb pins under --bpffs: the maps above, the socket storage and the
+// trace flag and ring buffer (not libbpf's internal .rodata/.bss, which belong
+// to one load). Each is in the layout fingerprint, and a migration pins new
+// ones in their place.
+inline bool pinned_by_socklb(std::string_view map_name) {
+  return find_map(map_name) != nullptr || map_name == kSockStateMapName || map_name == kTraceCtlMapName ||
+         map_name == kTraceEventsMapName;
+}
+
 using Bytes = std::vector<uint8_t>;
 
 template <typename T>
