@@ -8,10 +8,12 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include <optional>
 #include <thread>
 
 #include "expectations.h"
 #include "fake_api.h"
+#include "kernel/layout_pin.h"
 #include "manifests.h"
 
 using namespace kt;
@@ -90,8 +92,12 @@ struct ProbeRun {
   std::vector<Attempt> attempts;
 };
 
-ProbeRun probe(const Testbed& node, const std::vector<std::string>& to, const ConnectOptions& options) {
-  ChildProcess p(node.probe_connect_argv(to, options));
+ProbeRun probe(const Testbed& node, const std::vector<std::string>& to, const ConnectOptions& options,
+               std::optional<int> cpu = std::nullopt) {
+  std::vector<std::string> argv = node.probe_connect_argv(to, options);
+  // on one CPU: its counts go to that CPU's copy of the per-CPU entries
+  if (cpu) argv.insert(argv.begin(), {"taskset", "-c", std::to_string(*cpu)});
+  ChildProcess p(argv);
   pid_t pid = p.pid();
   REQUIRE(p.wait() == 0);
   return {pid, parse_attempts(p.lines())};
@@ -345,4 +351,76 @@ TEST_CASE("counters: a service id handed out again starts from zero") {
   CHECK(entry["refused"] == 0);
   probe(node, {"10.96.41." + std::to_string(reused + 1) + ":80"}, {});
   CHECK(service_entry(node, "svc-" + std::to_string(reused))["connects"] == 1);
+}
+
+TEST_CASE("counters: a --max-services resize copies every CPU's counts into the new maps") {
+  Testbed node;
+  serve_three(node);
+  int cpus = static_cast<int>(std::thread::hardware_concurrency());
+  // counts in two CPUs' copies where there are two
+  REQUIRE(count_ok(probe(node, {kWeb + ":80"}, {.count = 3}, 0).attempts) == 3);
+  REQUIRE(count_ok(probe(node, {kWeb + ":80"}, {.count = 2}, cpus > 1 ? 1 : 0).attempts) == 2);
+  probe(node, {kEmpty + ":80"}, {.count = 4});
+  REQUIRE(service_entry(node, "web")["connects"] == 5);
+
+  node.kill_agent(SIGTERM);
+  node.start_agent({"--max-services", "8"});
+  // addrs_v4/_v6, services_v4/_v6, service_state, service_names, service_counters
+  CHECK(node.events("datapath").at(0)["maps_resized"] == 7);
+  auto web = service_entry(node, "web");
+  CHECK(web["connects"] == 5);
+  CHECK(service_entry(node, "empty")["refused"] == 4);
+  auto text = metrics_of(node);
+  CHECK(metric(text, "socklb_connects_total") == 5);
+  CHECK(metric(text, "socklb_connect_refusals_total{reason=\"no-backend\"}") == 4);
+  // the resized maps are the ones counted in
+  probe(node, {kWeb + ":80"}, {.count = 1});
+  CHECK(service_entry(node, "web")["connects"] == 6);
+  CHECK(metric(metrics_of(node), "socklb_connects_total") == 6);
+}
+
+TEST_CASE("layout migration: the counters start from zero in the new maps; a trace running across it stops, saying why") {
+  Testbed node;
+  serve_three(node);
+  REQUIRE(count_ok(probe(node, {kWeb + ":80"}, {.count = 4}).attempts) == 4);
+  REQUIRE(service_entry(node, "web")["connects"] == 4);
+  auto trace = start_trace(node);
+  node.kill_agent(SIGTERM);
+  // what a socklb of another layout leaves: its record names another fingerprint
+  socklb::Layout other = socklb::this_build_layout();
+  other.fingerprint ^= 0x5eed;
+  other.maps.at("service_counters") ^= 0x5eed;
+  socklb::write_layout_pin(node.bpffs(), other);
+  // the old datapath still counts, in its own maps, until the switch
+  REQUIRE(count_ok(probe(node, {kWeb + ":80"}, {.count = 2}).attempts) == 2);
+
+  node.start_agent();
+  auto migrated = node.events("layout_migrated");
+  REQUIRE_MESSAGE(migrated.size() == 1, node.agent().output());
+  CHECK(migrated[0]["maps_changed"] == Json::array({"service_counters"}));
+  // the trace read the old ring buffer: it sees that it is no longer the pinned one
+  int line = trace->wait_for_line([](const std::string& l) { return l.find("were replaced") != std::string::npos; }, 0, 10s);
+  CHECK_MESSAGE(line >= 0, trace->output());
+  CHECK(trace->wait() == 1);
+  CHECK(records(*trace, "decision").size() == 2);  // those made before the switch
+  CHECK(trace_flag(node) == 0);  // the new flag: never on
+
+  // every service has a new id in new maps: nothing is carried over
+  auto web = service_entry(node, "web");
+  CHECK(web["connects"] == 0);
+  auto text = metrics_of(node);
+  CHECK(metric(text, "socklb_connects_total") == 0);
+  auto now = probe(node, {kWeb + ":80"}, {.count = 3});
+  REQUIRE(count_ok(now.attempts) == 3);
+  CHECK(service_entry(node, "web")["connects"] == 3);
+  CHECK(metric(metrics_of(node), "socklb_connects_total") == 3);
+
+  // a new trace reads the new ring buffer
+  auto next = start_trace(node, {"--count", "1"});
+  auto traced = probe(node, {kEmpty + ":80"}, {});
+  REQUIRE(next->wait() == 0);
+  auto got = records(*next, "decision");
+  REQUIRE(got.size() == 1);
+  CHECK(got[0]["pid"] == traced.pid);
+  CHECK(got[0]["reason"] == "no-backend");
 }

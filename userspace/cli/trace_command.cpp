@@ -27,6 +27,8 @@ constexpr std::chrono::milliseconds kTick{SOCKLB_TRACE_POLL_MS};
 // Service ids change owner only after a quarantine of at least one sync:
 // names read within the last second are good enough for a trace.
 constexpr std::chrono::seconds kNamesFresh{1};
+// How often the tracer checks that its ring buffer is still the pinned one.
+constexpr int kTicksPerPinCheck = 10;
 
 struct RingBufferDeleter {
   void operator()(ring_buffer* rb) const { ring_buffer__free(rb); }
@@ -190,8 +192,8 @@ int trace_command(const TraceOptions& options) {
   std::cerr << "socklb trace: tracing the decisions of the programs pinned under " << options.bpffs_dir.string()
             << (options.service ? " for " + options.service->str() : std::string()) << " (Ctrl-C to stop)\n";
 
-  bool stopped = false;
-  while (!stopped && !tracer.done()) {
+  bool stopped = false, replaced = false;
+  for (int tick = 1; !stopped && !tracer.done(); ++tick) {
     pollfd fds[2] = {{signals.get(), POLLIN, 0}, {ring_buffer__epoll_fd(rb.get()), POLLIN, 0}};
     if (poll(fds, 2, static_cast<int>(kTick.count())) < 0 && errno != EINTR) throw SystemError("poll", errno);
     if (fds[0].revents & POLLIN) stopped = true;
@@ -201,6 +203,10 @@ int trace_command(const TraceOptions& options) {
     if (!tracer.done()) tracer.lost(control.drops());  // else: once, below
     std::cout.flush();
     if (!std::cout) break;  // stdout closed (| head): done
+    if (tick % kTicksPerPinCheck == 0 && control.maps_replaced()) {
+      replaced = true;
+      break;
+    }
   }
   control.turn_off();
   if (std::cout) {
@@ -216,6 +222,12 @@ int trace_command(const TraceOptions& options) {
             << tracer.lost_total() << " lost";
   if (tracer.undecodable()) std::cerr << ", " << tracer.undecodable() << " not of this socklb version";
   std::cerr << "\n";
+  if (replaced) {
+    std::cerr << "socklb trace: the maps pinned under " << options.bpffs_dir.string()
+              << " were replaced (an agent of another version migrated them to its layout, or `socklb uninstall` "
+                 "removed them): no more decisions come to this trace; start it again\n";
+    return 1;
+  }
   return 0;
 }
 

@@ -17,7 +17,8 @@ struct TraceOptions {
 };
 
 // Returns the exit code: 0 when it ended as asked (the count reached,
-// SIGINT/SIGTERM, the reader of stdout gone).
+// SIGINT/SIGTERM, the reader of stdout gone); 1 when the pinned maps were
+// replaced under it (a layout migration, an uninstall).
 int trace_command(const TraceOptions& options);
 
 // "default/web" -> {default, web}; nullopt when it is not NAMESPACE/NAME.

@@ -32,6 +32,13 @@ UniqueFd open_pin(const std::filesystem::path& dir, std::string_view name) {
   return UniqueFd(fd);
 }
 
+uint32_t map_id(int fd) {
+  bpf_map_info info{};
+  __u32 len = sizeof(info);
+  if (bpf_obj_get_info_by_fd(fd, &info, &len) != 0) throw SystemError("cannot inspect the trace ring buffer", errno);
+  return info.id;
+}
+
 // The lock, or an empty descriptor when another process holds it.
 UniqueFd try_lock(const std::filesystem::path& dir) {
   UniqueFd fd(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -54,9 +61,10 @@ void write_flag(int ctl_fd, uint32_t pid) {
 
 }  // namespace
 
-TraceControl::TraceControl(const std::filesystem::path& bpffs_dir) {
+TraceControl::TraceControl(const std::filesystem::path& bpffs_dir) : bpffs_dir_(bpffs_dir) {
   ctl_ = open_pin(bpffs_dir, kTraceCtlMapName);
   events_ = open_pin(bpffs_dir, kTraceEventsMapName);
+  events_id_ = map_id(events_.get());
   totals_ = open_pin(bpffs_dir, describe(MapId::Totals).name);
   // the agent takes the lock for a moment every 10 s to look for a flag
   // left behind: a tracer starting just then waits for it
@@ -97,6 +105,12 @@ uint64_t TraceControl::drops() const {
   Bytes copies(per_cpu_stride(sizeof(socklb_totals)) * cpus);
   if (bpf_map_lookup_elem(totals_.get(), &kKey, copies.data()) != 0) throw SystemError("cannot read map totals", errno);
   return from_bytes<socklb_totals>(sum_per_cpu(copies, sizeof(socklb_totals), cpus)).trace_drops;
+}
+
+bool TraceControl::maps_replaced() const {
+  UniqueFd pinned(bpf_obj_get(map_pin_path(bpffs_dir_, kTraceEventsMapName).c_str()));
+  if (!pinned) return errno == ENOENT;  // uninstalled; another error tells nothing
+  return map_id(pinned.get()) != events_id_;
 }
 
 std::optional<uint32_t> clear_abandoned_trace(const std::filesystem::path& bpffs_dir) {

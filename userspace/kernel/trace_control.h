@@ -35,8 +35,15 @@ class TraceControl {
   // Events lost so far by every tracer (totals.trace_drops): the ring buffer was full.
   uint64_t drops() const;
   std::optional<uint32_t> abandoned_by() const { return abandoned_by_; }
+  // The ring buffer pinned now is not the one this reads (an agent of another
+  // layout migrated the maps and pinned new ones in their place, whose
+  // programs write there and read their own flag), or none is pinned any more
+  // (`socklb uninstall`): no more events come here.
+  bool maps_replaced() const;
 
  private:
+  std::filesystem::path bpffs_dir_;
+  uint32_t events_id_ = 0;  // the ring buffer's map id
   UniqueFd lock_, ctl_, events_, totals_;
   bool on_ = false;
   std::optional<uint32_t> abandoned_by_;
