@@ -96,7 +96,7 @@ ProbeRun probe(const Testbed& node, const std::vector<std::string>& to, const Co
                std::optional<int> cpu = std::nullopt) {
   std::vector<std::string> argv = node.probe_connect_argv(to, options);
   // on one CPU: its counts go to that CPU's copy of the per-CPU entries
-  if (cpu) argv.insert(argv.begin(), {"taskset", "-c", std::to_string(*cpu)});
+  if (cpu) argv.insert(argv.begin(), {"/usr/bin/taskset", "-c", std::to_string(*cpu)});
   ChildProcess p(argv);
   pid_t pid = p.pid();
   REQUIRE(p.wait() == 0);
