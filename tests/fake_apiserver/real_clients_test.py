@@ -682,25 +682,29 @@ def check_kubectl_watch(fake, certs, tmp):
            "--server=https://127.0.0.1:%d" % fake.port, "--certificate-authority=" + os.path.join(certs, "ca.crt"),
            "--token=tok-1", "get", "services", "-n", "default", "--watch", "--output-watch-events"]
     before = fake.ctl("/stats")["openWatches"]
-    out = open(os.path.join(tmp, "kubectl-watch.out"), "w+")
-    p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=tmp))
+    path = os.path.join(tmp, "kubectl-watch.out")
+
+    def read_output():
+        # a file object of its own: kubectl's stdout shares no file offset with
+        # it (a seek on a shared one made kubectl write over its own first lines)
+        with open(path) as f:
+            return f.read()
+
+    with open(path, "w") as out:
+        p = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=dict(os.environ, HOME=tmp))
     try:
         fake.wait_watches(before + 1, timeout=20)
         fake.put(svc("default", "watched", "10.96.0.99", port=9090))
         fake.ctl("/delete", {"objects": [{"kind": "Service", "namespace": "default", "name": "watched"}]})
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
-            out.seek(0)
-            text = out.read()
-            if "DELETED" in text:
+            if "DELETED" in read_output():
                 break
             time.sleep(0.1)
     finally:
         p.terminate()
         p.wait(5)
-    out.seek(0)
-    lines = [line.split() for line in out.read().strip().splitlines()]
-    out.close()
+    lines = [line.split() for line in read_output().strip().splitlines()]
     expect_eq(lines[0][:4], ["EVENT", "NAME", "TYPE", "CLUSTER-IP"], "kubectl --watch header")
     got = [(line[0], line[1], line[3], line[5]) for line in lines[1:]]
     expect_eq(got, [("ADDED", "web", "10.96.0.10", "80/TCP"), ("ADDED", "watched", "10.96.0.99", "9090/TCP"),
