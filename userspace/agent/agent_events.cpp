@@ -158,9 +158,12 @@ void log_stopping(const std::string& signal, const std::filesystem::path& bpffs)
 
 void log_http_endpoints(int health_port, int metrics_port) {
   auto port = [](int p) { return p ? nlohmann::json(p) : nlohmann::json(nullptr); };
-  auto text = [](int p) { return p ? std::to_string(p) : std::string("off"); };
+  auto text = [](int p, const char* paths, const char* flag) {
+    return p ? fmt::format("{} on port {}", paths, p) : fmt::format("{} off ({} '')", paths, flag);
+  };
   log_event(spdlog::level::info, "http", {{"health_port", port(health_port)}, {"metrics_port", port(metrics_port)}},
-            fmt::format("serving /healthz and /livez on port {}, /metrics on port {}", text(health_port), text(metrics_port)));
+            fmt::format("http: {}; {}", text(health_port, "/healthz and /livez", "--health-addr"),
+                        text(metrics_port, "/metrics", "--metrics-addr")));
 }
 
 void log_fatal(const std::string& error) {
