@@ -48,3 +48,33 @@ struct {
 	__type(value, struct socklb_sock_state);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 } sock_state SEC(".maps");
+
+/* Counters: per-CPU, so a decision adds to its own CPU's copy without an
+ * atomic operation. service_counters is indexed by service id (its capacity
+ * is service_state's); totals has one entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct socklb_service_counters);
+	__uint(max_entries, 65536);
+} service_counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__type(key, __u32);
+	__type(value, struct socklb_totals);
+	__uint(max_entries, 1);
+} totals SEC(".maps");
+
+/* `socklb trace`: the flag it sets while it runs, and the events it reads. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__type(key, __u32);
+	__type(value, struct socklb_trace_ctl);
+	__uint(max_entries, 1);
+} trace_ctl SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, SOCKLB_TRACE_RING_BYTES);
+} trace_events SEC(".maps");

@@ -6,7 +6,7 @@
  * sock_release drops what a socket kept outside its own storage.
  * Traffic to anything that is not a ClusterIP costs one hash lookup.
  */
-#include "translate.h"
+#include "trace.h"
 
 #define SOCKLB_ECONNREFUSED 111
 
@@ -22,26 +22,35 @@ static __always_inline int refuse(void)
 	return SOCKLB_DENY;
 }
 
-static __always_inline int translate4(struct bpf_sock_addr *ctx)
+static __always_inline int translate4(struct bpf_sock_addr *ctx, int hook)
 {
 	struct lb_dest d = { .port = (__be16)ctx->user_port, .proto = ctx->protocol, .is_v4 = 1 };
+	struct lb_outcome o = {};
 
 	socklb_map_v4(d.addr, ctx->user_ip4);
-	switch (lb_translate(ctx, &d)) {
-	case LB_TRANSLATED:
-		ctx->user_ip4 = d.addr[3];
-		ctx->user_port = d.port;
+	enum lb_verdict verdict = lb_translate(ctx, &d, &o);
+
+	if (verdict == LB_PASS)
 		return SOCKLB_ALLOW;
-	case LB_REFUSE:
-		return refuse();
-	default:
-		return SOCKLB_ALLOW;
+	counters_add(hook, verdict, &o);
+	if (trace_on()) {
+		/* what the caller asked for: ctx is rewritten only below */
+		struct lb_dest asked = { .port = (__be16)ctx->user_port, .proto = d.proto, .is_v4 = 1 };
+
+		socklb_map_v4(asked.addr, ctx->user_ip4);
+		trace_decision(ctx, trace_what(hook, verdict, 0), &asked, &d, &o);
 	}
+	if (verdict == LB_REFUSE)
+		return refuse();
+	ctx->user_ip4 = d.addr[3];
+	ctx->user_port = d.port;
+	return SOCKLB_ALLOW;
 }
 
-static __always_inline int translate6(struct bpf_sock_addr *ctx)
+static __always_inline int translate6(struct bpf_sock_addr *ctx, int hook)
 {
 	struct lb_dest d = { .port = (__be16)ctx->user_port, .proto = ctx->protocol };
+	struct lb_outcome o = {};
 
 	/* ctx->user_ip6 only allows 32-bit accesses: copy word by word */
 	d.addr[0] = ctx->user_ip6[0];
@@ -49,19 +58,28 @@ static __always_inline int translate6(struct bpf_sock_addr *ctx)
 	d.addr[2] = ctx->user_ip6[2];
 	d.addr[3] = ctx->user_ip6[3];
 	d.is_v4 = socklb_is_v4_mapped(d.addr);
-	switch (lb_translate(ctx, &d)) {
-	case LB_TRANSLATED:
-		ctx->user_ip6[0] = d.addr[0];
-		ctx->user_ip6[1] = d.addr[1];
-		ctx->user_ip6[2] = d.addr[2];
-		ctx->user_ip6[3] = d.addr[3];
-		ctx->user_port = d.port;
+	enum lb_verdict verdict = lb_translate(ctx, &d, &o);
+
+	if (verdict == LB_PASS)
 		return SOCKLB_ALLOW;
-	case LB_REFUSE:
-		return refuse();
-	default:
-		return SOCKLB_ALLOW;
+	counters_add(hook, verdict, &o);
+	if (trace_on()) {
+		struct lb_dest asked = { .port = (__be16)ctx->user_port, .proto = d.proto, .is_v4 = d.is_v4 };
+
+		asked.addr[0] = ctx->user_ip6[0];
+		asked.addr[1] = ctx->user_ip6[1];
+		asked.addr[2] = ctx->user_ip6[2];
+		asked.addr[3] = ctx->user_ip6[3];
+		trace_decision(ctx, trace_what(hook, verdict, SOCKLB_TRACE_IPV6), &asked, &d, &o);
 	}
+	if (verdict == LB_REFUSE)
+		return refuse();
+	ctx->user_ip6[0] = d.addr[0];
+	ctx->user_ip6[1] = d.addr[1];
+	ctx->user_ip6[2] = d.addr[2];
+	ctx->user_ip6[3] = d.addr[3];
+	ctx->user_port = d.port;
+	return SOCKLB_ALLOW;
 }
 
 static __always_inline int reverse4(struct bpf_sock_addr *ctx)
@@ -95,25 +113,25 @@ static __always_inline int reverse6(struct bpf_sock_addr *ctx)
 SEC("cgroup/connect4")
 int socklb_connect4(struct bpf_sock_addr *ctx)
 {
-	return translate4(ctx);
+	return translate4(ctx, SOCKLB_HOOK_CONNECT);
 }
 
 SEC("cgroup/connect6")
 int socklb_connect6(struct bpf_sock_addr *ctx)
 {
-	return translate6(ctx);
+	return translate6(ctx, SOCKLB_HOOK_CONNECT);
 }
 
 SEC("cgroup/sendmsg4")
 int socklb_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	return translate4(ctx);
+	return translate4(ctx, SOCKLB_HOOK_SENDMSG);
 }
 
 SEC("cgroup/sendmsg6")
 int socklb_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	return translate6(ctx);
+	return translate6(ctx, SOCKLB_HOOK_SENDMSG);
 }
 
 SEC("cgroup/recvmsg4")

@@ -250,6 +250,88 @@ struct socklb_sock_peer_value {
 };
 
 /*
+ * service_counters (per-CPU array, indexed by service id, as service_state)
+ * and totals (per-CPU array, one entry): what the programs decided, counted
+ * where they decide it. Each CPU adds to its own copy with a plain increment
+ * (no atomics); a reader sums the copies. Per service: its ClusterIP:port's
+ * decisions. The totals count every decision, also those of services since
+ * removed (so they only grow) and the refusals no service can be named for.
+ * The agent zeroes a service's entry when it hands the id out (after the id's
+ * quarantine, so nothing still counts for its previous owner).
+ */
+struct socklb_service_counters {
+	__u64 connects;           /* connect() translated (TCP, and UDP sockets that connect) */
+	__u64 udp_sends;          /* unconnected UDP sendmsg() translated */
+	__u64 refused_no_backend; /* connect() or sendmsg() refused: no backend new connects may use */
+};
+
+struct socklb_totals {
+	__u64 connects;
+	__u64 udp_sends;
+	__u64 refused_no_backend;
+	__u64 refused_no_port; /* a ClusterIP that has no such port/protocol: no service to count it for */
+	__u64 trace_drops;     /* trace events lost because trace_events was full */
+};
+
+/*
+ * Tracing (`socklb trace`). trace_ctl (array, one entry): a nonzero
+ * tracer_pid turns the trace on; it is the pid of the `socklb trace` that
+ * reads trace_events (a ring buffer). With it off a decision costs the
+ * programs one lookup of this entry. Who clears a flag a killed tracer left
+ * on is in docs/datapath.md ("Tracing").
+ */
+struct socklb_trace_ctl {
+	__u32 tracer_pid;
+	__u32 pad;
+};
+
+/* which hook decided */
+#define SOCKLB_HOOK_CONNECT 1 /* connect4/6 */
+#define SOCKLB_HOOK_SENDMSG 2 /* sendmsg4/6: an unconnected UDP send */
+
+/* what it decided */
+#define SOCKLB_VERDICT_TRANSLATED 1
+#define SOCKLB_VERDICT_REFUSED 2
+
+/* why a connect was refused */
+#define SOCKLB_REASON_NO_BACKEND 1 /* no backend new connects may use */
+#define SOCKLB_REASON_NO_PORT 2    /* the ClusterIP has no such port/protocol */
+
+/* trace event flags */
+#define SOCKLB_TRACE_AFFINITY (1u << 0) /* the backend is the client's, from its affinity entry */
+#define SOCKLB_TRACE_HELD (1u << 1)     /* a UDP socket's flow kept the backend it had */
+#define SOCKLB_TRACE_IPV6 (1u << 2)     /* an IPv6 socket (connect6/sendmsg6); its address may be v4-mapped */
+
+/* One decision, as the programs write it to trace_events. */
+struct socklb_trace_event {
+	__u64 time_ns;       /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__u64 netns_cookie;  /* the client's network namespace (the affinity key) */
+	__u64 socket_cookie;
+	__u32 pid;           /* the process (thread group) that called */
+	__u32 service_id;    /* 0 for a refusal with no such port */
+	__u32 backend_id;    /* 0 unless translated */
+	__be32 vip[4];       /* the ClusterIP dialled (v4-mapped for IPv4) */
+	__be32 backend[4];   /* the backend chosen (translated only) */
+	__be16 vip_port;
+	__be16 backend_port;
+	__u8 proto;          /* SOCKLB_PROTO_* */
+	__u8 hook;           /* SOCKLB_HOOK_* */
+	__u8 verdict;        /* SOCKLB_VERDICT_* */
+	__u8 reason;         /* SOCKLB_REASON_* of a refusal; 0 otherwise */
+	__u8 flags;          /* SOCKLB_TRACE_* */
+	__u8 pad[3];
+	char comm[16];       /* the calling thread's name */
+};
+
+/* trace_events' size in bytes: about 10,000 events (104 bytes each with the
+ * ring buffer's header) before a tracer that does not keep up loses some. */
+#define SOCKLB_TRACE_RING_BYTES (1u << 20)
+/* The tracer reads the ring buffer this often without being woken, and is
+ * woken when more than this is waiting (an eighth of it: about 1,250 events). */
+#define SOCKLB_TRACE_POLL_MS 100
+#define SOCKLB_TRACE_WAKEUP_BYTES (SOCKLB_TRACE_RING_BYTES / 8)
+
+/*
  * What these structs mean beyond their types. The agent fingerprints the
  * layout of every pinned map from the BTF of the programs (kind, names,
  * sizes, offsets, array lengths, integer encodings, map types and flags:
@@ -257,6 +339,10 @@ struct socklb_sock_peer_value {
  * that keeps its size, makes the next agent migrate the pins rather than
  * adopt them. BTF cannot see a change of meaning that keeps the types (a
  * flag bit or a state value reused for something else): bump this then.
+ * Nor can it see socklb_trace_event: a ring buffer has no value type, so its
+ * fingerprint is its map type alone. Bump this for any change to that struct
+ * or to the SOCKLB_HOOK_/VERDICT_/REASON_/TRACE_ values (a `socklb trace`
+ * refuses pins of another layout than its own, so it never misreads events).
  */
 #define SOCKLB_LAYOUT_REVISION 1
 
@@ -311,5 +397,9 @@ SOCKLB_ASSERT_SIZE(socklb_sock_state, 200);
 SOCKLB_ASSERT_SIZE(socklb_sock_flow_key, 32);
 SOCKLB_ASSERT_SIZE(socklb_sock_peer_key, 32);
 SOCKLB_ASSERT_SIZE(socklb_sock_peer_value, 20);
+SOCKLB_ASSERT_SIZE(socklb_service_counters, 24);
+SOCKLB_ASSERT_SIZE(socklb_totals, 40);
+SOCKLB_ASSERT_SIZE(socklb_trace_ctl, 8);
+SOCKLB_ASSERT_SIZE(socklb_trace_event, 96);
 SOCKLB_ASSERT_SIZE(socklb_layout_key, 32);
 SOCKLB_ASSERT_SIZE(socklb_layout_value, 64);

@@ -11,7 +11,17 @@
 enum lb_verdict {
 	LB_PASS,       /* not a ClusterIP: leave the socket alone */
 	LB_TRANSLATED, /* d now holds the backend */
-	LB_REFUSE,     /* a ClusterIP with no usable backend for this port */
+	LB_REFUSE,     /* a ClusterIP with no usable backend for this port, or without this port */
+};
+
+/* What a translation decided, beyond the verdict: for the counters and the
+ * trace (counters.h, trace.h). */
+struct lb_outcome {
+	__u32 service_id; /* translated to, or refused for lack of a backend; 0: none known */
+	__u32 backend_id; /* translated to */
+	__u8 reason;      /* SOCKLB_REASON_* of a refusal */
+	__u8 flags;       /* SOCKLB_TRACE_AFFINITY, SOCKLB_TRACE_HELD */
+	__u8 pad[2];
 };
 
 /* A UDP socket's replies are told apart by their source: for a new flow it
@@ -30,6 +40,7 @@ enum lb_pick_result {
 	LB_PICKED,         /* p->backend, for a new flow */
 	LB_PICK_HELD,      /* the flow's own backend still serves the service */
 	LB_PICK_REFUSE,    /* a ClusterIP with no usable backend for this port */
+	LB_PICK_NO_PORT,   /* a ClusterIP without this port/protocol */
 	LB_PICK_AGAIN,     /* caught the maps changing: try again */
 };
 
@@ -62,7 +73,7 @@ __noinline int lb_pick_once(struct bpf_sock_addr *ctx, struct lb_dest *d, struct
 	enum lb_read read = lb_read_service(d, addr, &p->svc);
 
 	if (read == LB_READ_NO_PORT)
-		return LB_PICK_REFUSE;
+		return LB_PICK_NO_PORT;
 	if (read == LB_READ_AGAIN)
 		return LB_PICK_AGAIN;
 	if (!p->svc.count)
@@ -178,7 +189,7 @@ SOCKLB_INLINE enum lb_verdict lb_translated_tcp(struct bpf_sock_addr *ctx, struc
  * is remembered so replies show the ClusterIP. Without storage (out of
  * memory) the send still works; only its replies then show the pod address. */
 SOCKLB_INLINE enum lb_verdict lb_translate_udp(struct bpf_sock_addr *ctx, struct lb_dest *d,
-					       struct socklb_addr_value *addr)
+					       struct socklb_addr_value *addr, struct lb_outcome *o)
 {
 	struct socklb_flow held = {};
 	struct lb_picked p = {};
@@ -188,21 +199,32 @@ SOCKLB_INLINE enum lb_verdict lb_translate_udp(struct bpf_sock_addr *ctx, struct
 	case LB_PICK_PASS:
 	case LB_PICK_DIRECT:
 		return LB_PASS;
+	case LB_PICK_NO_PORT:
+		o->reason = SOCKLB_REASON_NO_PORT;
+		return LB_REFUSE;
 	case LB_PICK_REFUSE:
+		o->service_id = p.svc.id;
+		o->reason = SOCKLB_REASON_NO_BACKEND;
 		return LB_REFUSE;
 	case LB_PICKED:
 		lb_distinct_backend(ctx, d, &p);
 		if ((p.svc.flags & SOCKLB_SERVICE_AFFINITY) && !p.from_affinity)
 			lb_remember_affinity(ctx, &p.svc, bpf_ktime_get_ns(), p.backend.id);
 		lb_record_flow(ctx, d, &p.backend);
+		o->flags = p.from_affinity ? SOCKLB_TRACE_AFFINITY : 0;
+		break;
+	default: /* LB_PICK_HELD */
+		o->flags = SOCKLB_TRACE_HELD;
 		break;
 	}
+	o->service_id = p.svc.id;
+	o->backend_id = p.backend.id;
 	lb_rewrite(d, &p.backend);
 	return LB_TRANSLATED;
 }
 
 SOCKLB_INLINE enum lb_verdict lb_translate_tcp(struct bpf_sock_addr *ctx, struct lb_dest *d,
-					       struct socklb_addr_value *addr)
+					       struct socklb_addr_value *addr, struct lb_outcome *o)
 {
 	struct lb_picked p = {};
 
@@ -210,18 +232,27 @@ SOCKLB_INLINE enum lb_verdict lb_translate_tcp(struct bpf_sock_addr *ctx, struct
 	case LB_PICK_PASS:
 	case LB_PICK_DIRECT: /* gone meanwhile, or never: leave it alone */
 		return LB_PASS;
+	case LB_PICK_NO_PORT:
+		o->reason = SOCKLB_REASON_NO_PORT;
+		return LB_REFUSE;
 	case LB_PICK_REFUSE:
+		o->service_id = p.svc.id;
+		o->reason = SOCKLB_REASON_NO_BACKEND;
 		return LB_REFUSE;
 	default:
+		o->service_id = p.svc.id;
+		o->backend_id = p.backend.id;
+		o->flags = p.from_affinity ? SOCKLB_TRACE_AFFINITY : 0;
 		return lb_translated_tcp(ctx, d, &p);
 	}
 }
 
 /*
  * connect() and unconnected sendmsg(): translate a ClusterIP destination.
- * Anything else leaves after one lookup.
+ * Anything else leaves after one lookup. *o says why, for a verdict other
+ * than LB_PASS.
  */
-SOCKLB_INLINE enum lb_verdict lb_translate(struct bpf_sock_addr *ctx, struct lb_dest *d)
+SOCKLB_INLINE enum lb_verdict lb_translate(struct bpf_sock_addr *ctx, struct lb_dest *d, struct lb_outcome *o)
 {
 	if (d->proto != SOCKLB_PROTO_TCP && d->proto != SOCKLB_PROTO_UDP)
 		return LB_PASS;
@@ -237,8 +268,8 @@ SOCKLB_INLINE enum lb_verdict lb_translate(struct bpf_sock_addr *ctx, struct lb_
 		return LB_PASS;
 	}
 	if (d->proto == SOCKLB_PROTO_UDP)
-		return lb_translate_udp(ctx, d, addr);
-	return lb_translate_tcp(ctx, d, addr);
+		return lb_translate_udp(ctx, d, addr, o);
+	return lb_translate_tcp(ctx, d, addr, o);
 }
 
 /*

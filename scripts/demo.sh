@@ -52,7 +52,7 @@ cleanup() {
   "$SOCKLB" uninstall --bpffs "$BPFFS" --cgroup "$CG" >/dev/null 2>&1
   for ns in "${namespaces[@]}"; do ip netns del "$ns" 2>/dev/null; done
   [ -d "$CG" ] && rmdir "$CG"
-  rm -rf "$LOG" /tmp/$id-*.ready "$DNS" "/etc/netns/$CLIENT"
+  rm -rf "$LOG" /tmp/$id-*.ready /tmp/$id-trace.out "$DNS" "/etc/netns/$CLIENT"
 
   echo "demo: removed its namespaces, cgroup, pins and processes"
 }
@@ -74,7 +74,9 @@ services=$("$SOCKLB" services --bpffs "$BPFFS" -o json)
 #    on every port the kernel maps to it. Pod names come from the manifests.
 pod_name() {
   awk -v ip="$1" '/^---/{kind="";name="";meta=0} /^kind:/{kind=$2} /^metadata:/{meta=1;next} /^[a-z]/{meta=0}
-                  meta && /^  name:/{name=$2} kind=="Pod" && /podIP:/ && $2==ip {print name; exit}' \
+                  meta && /^  name:/{name=$2} kind=="Pod" && /podIP:/ && $2==ip {print name; exit}
+                  kind=="EndpointSlice" && /addresses: \[/ {a=$0; sub(/.*\[ */,"",a); sub(/[ ,\]].*/,"",a)}
+                  kind=="EndpointSlice" && /targetRef:.*name: / && a==ip {n=$0; sub(/.*name: */,"",n); sub(/[ ,}].*/,"",n); print n; exit}' \
       $(find "$manifests" -name '*.yaml' -o -name '*.yml') 2>/dev/null | head -1
 }
 ip netns add "$CLIENT"; namespaces+=("$CLIENT")
@@ -124,19 +126,23 @@ done < <(jq -r '.[] | "\(.namespace)/\(.name) \(.cluster_ip) \(.port) \(.protoco
 
 # 4. By name: the agent keeps a hosts file of the services (--hosts-file);
 #    dnsmasq serves it inside the client namespace (no upstream servers: it
-#    answers those names or nothing), with a pod's search path.
+#    answers those names or nothing), with a pod's search path. --local makes
+#    it answer "no such name" under cluster.local (not "refused"), so the
+#    resolver goes on to the next search domain.
 mkdir -p "/etc/netns/$CLIENT"
 printf 'nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n' \
   > "/etc/netns/$CLIENT/resolv.conf"
 ip netns exec "$CLIENT" dnsmasq --no-daemon --conf-file=/dev/null --no-resolv --no-hosts --no-poll \
-  --hostsdir="$DNS" --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= >/tmp/$id-dns.ready 2>&1 &
+  --hostsdir="$DNS" --local=/cluster.local/ --listen-address=127.0.0.1 --bind-interfaces --user=root --pid-file= >/tmp/$id-dns.ready 2>&1 &
 pids+=($!)
 for _ in $(seq 50); do grep -q "read $DNS" /tmp/$id-dns.ready && break; sleep 0.1; done
 echo
 echo "demo: by name, through dnsmasq in $CLIENT serving the agent's --hosts-file:"
 sed 's/^/  | /' "$DNS/socklb.hosts"
 while read -r name ns port; do
-  for host in "$name.$ns.svc.cluster.local" "$name"; do
+  # the search path starts with default.svc.cluster.local: other namespaces' short name is NAME.NAMESPACE
+  [ "$ns" = default ] && short=$name || short=$name.$ns
+  for host in "$name.$ns.svc.cluster.local" "$short"; do
     echo "  $host -> $(ip netns exec "$CLIENT" getent hosts "$host" | awk '{print $1}'):$port"
     # the shell joins the cgroup; `ip netns exec` gives the probe the namespace's resolv.conf
     sh -c "echo \$\$ > $CG/cgroup.procs && exec ip netns exec $CLIENT $PROBE connect --to $host:$port" |
@@ -152,11 +158,30 @@ echo
 echo "demo: \`socklb services --bpffs $BPFFS\` (read back from the pinned maps):"
 "$SOCKLB" services --bpffs "$BPFFS" | sed 's/^/  /'
 echo
-first=$(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services")
-first_ip=${first%:*}
+# explain and trace look at a TCP service with backends (the first service when there is none)
+read -r first_ip first_port first_proto < <(jq -r '([.[] | select(.protocol == "TCP" and (.backends | length) > 0)] + .)[0] |
+                                                 "\(.cluster_ip) \(.port) \(.protocol | ascii_downcase)"' <<<"$services")
+[[ $first_ip == *:* ]] && first_ip="[$first_ip]"
+first=$first_ip:$first_port
 echo "demo: \`socklb explain\` (what a connect to one destination would do now, from the maps):"
-"$SOCKLB" explain "$first" --bpffs "$BPFFS" | sed 's/^/  /'
-"$SOCKLB" explain "$first_ip:1" --bpffs "$BPFFS" | sed 's/^/  /'
+"$SOCKLB" explain "$first/$first_proto" --bpffs "$BPFFS" | sed 's/^/  /'
+"$SOCKLB" explain "$first_ip:1/$first_proto" --bpffs "$BPFFS" | sed 's/^/  /'
+echo
+# 5. A live trace: the programs report each decision while a tracer runs.
+echo "demo: \`socklb trace --bpffs $BPFFS --count 3\` during 2 connects to $first and 1 to $first_ip:1:"
+"$SOCKLB" trace --bpffs "$BPFFS" --count 3 >/tmp/$id-trace.out 2>/tmp/$id-trace.ready &
+trace_pid=$!
+for _ in $(seq 50); do grep -q "tracing the decisions" /tmp/$id-trace.ready && break; sleep 0.1; done
+[ "$first_proto" = udp ] && mode=udp-unconnected || mode=tcp
+"$PROBE" --netns "$CLIENT" --cgroup "$CG" connect --to "$first" --proto $mode --count 2 >/dev/null
+"$PROBE" --netns "$CLIENT" --cgroup "$CG" connect --to "$first_ip:1" --proto $mode >/dev/null
+wait "$trace_pid"
+sed 's/^/  /' /tmp/$id-trace.out
+echo
+metrics_port=$(jq -rR 'fromjson? | select(.event == "http") | .metrics_port' "$LOG" | head -1)
+echo "demo: the totals on /metrics (http://127.0.0.1:$metrics_port/metrics; per service with --metrics-per-service):"
+python3 -c "import urllib.request,sys; sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())" \
+  "http://127.0.0.1:$metrics_port/metrics" | grep -E '^socklb_(connects|connect_refusals|udp_sends)' | sed 's/^/  /'
 echo
 echo "demo: \`bpftool map dump pinned $BPFFS/reverse\` (each pod address:port and the ClusterIP:port it serves,"
 echo "      which getpeername() shows; ports in network order, addresses as integers):"
@@ -169,7 +194,7 @@ demo: still running. From another shell:
   $SOCKLB services --bpffs $BPFFS
   $SOCKLB explain ADDRESS:PORT --bpffs $BPFFS   # what a connect there would do, and why
   bpftool map dump pinned $BPFFS/addrs_v4     # ClusterIPs with their ports and service ids, and their pods
-  $PROBE --netns $CLIENT --cgroup $CG connect --to $(jq -r '.[0].cluster_ip + ":" + (.[0].port|tostring)' <<<"$services") --count 5
+  $PROBE --netns $CLIENT --cgroup $CG connect --to $first --count 5
   sh -c 'echo \$\$ > $CG/cgroup.procs; exec ip netns exec $CLIENT <command>'   # any program as a client
   edit $manifests/*.yaml and follow the agent: $EVENTS show --follow $LOG
 Ctrl-C stops the demo and removes everything it made.

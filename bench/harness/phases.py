@@ -13,7 +13,7 @@ from measure import MODES, Runner
 from netfilter import KubeProxyRules
 from profile import PerfProfile
 from proxies import HAPROXY_SETTINGS, NGINX_SETTINGS, start_proxies
-from socklb_agent import Agent
+from socklb_agent import Agent, Trace, speaks_trace
 from system import cpu_seconds, loadavg, log, run
 from topology import CLIENT_ADDRS, POD_COUNT, PROXY_ADDRS, SPARE_POD, Topology, pod_ip
 
@@ -144,29 +144,45 @@ class Bench:
         a pod that backs the ClusterIP dialled directly (marked, so that
         getpeername() keeps showing the pod). With a baseline build, each
         round runs both builds' agents in turn, so the two are compared side
-        by side on the same machine state."""
+        by side on the same machine state. A build with `socklb trace` is
+        also measured with a trace running ("traced"), in the same rounds."""
         cases = {"clusterip": f"{services.MEASURED_VIP}:{services.RR_PORT}",
                  "other": f"{pod_ip(SPARE_POD)}:{services.RR_TARGET}",
                  "pod_direct": f"{pod_ip(1)}:{services.RR_TARGET}"}
         builds = {"current": self.bins["socklb"]}
         if self.bins.get("baseline_socklb"):
             builds["baseline"] = self.bins["baseline_socklb"]
+        if speaks_trace(self.bins["socklb"]):
+            builds["traced"] = self.bins["socklb"]
         samples = {build: {name: [] for name in cases} for build in builds}
+        traced = {"shown": 0, "lost": 0}
         for r in range(self.plan.rounds):
             for build, binary in (builds.items() if r % 2 == 0 else reversed(builds.items())):
                 self.agent.switch_binary(binary)
-                for name, target in cases.items():
-                    c4 = self._hook_run(name, target)
-                    if c4:
-                        samples[build][name].append(c4)
-                        log(f"hook cost round {r + 1}/{self.plan.rounds} {build:8s} {name:10s} {target}: connect4 "
-                            f"{c4['ns_per_call']:.0f} ns per call over {c4['calls']} calls")
+                trace = Trace(self.cleanup, binary, self.agent.bpffs, self.workdir) if build == "traced" else None
+                if trace:
+                    self.commands.add(" ".join(trace.cmd) + " > /dev/null")
+                try:
+                    for name, target in cases.items():
+                        c4 = self._hook_run(name, target)
+                        if c4:
+                            samples[build][name].append(c4)
+                            log(f"hook cost round {r + 1}/{self.plan.rounds} {build:8s} {name:10s} {target}: "
+                                f"connect4 {c4['ns_per_call']:.0f} ns per call over {c4['calls']} calls")
+                finally:
+                    if trace:
+                        shown, lost = trace.stop()
+                        traced["shown"] += shown
+                        traced["lost"] += lost
         self.agent.switch_binary(builds["current"])
+        key = {"current": "hook_cost", "baseline": "hook_cost_baseline", "traced": "hook_cost_traced"}
         for build, by_case in samples.items():
-            self.results["hook_cost" if build == "current" else "hook_cost_baseline"] = {
+            self.results[key[build]] = {
                 name: {"target": cases[name], "ns_per_call": statistics.median(s["ns_per_call"] for s in runs),
                        "calls": sum(s["calls"] for s in runs), "rounds": len(runs)}
                 for name, runs in by_case.items() if runs}
+        if "traced" in builds:
+            self.results["hook_cost_trace_events"] = traced
         if "baseline" in builds:
             checkout = os.path.dirname(os.path.dirname(os.path.dirname(builds["baseline"])))
             rev = run(["git", "-C", checkout, "rev-parse", "--short", "HEAD"], check=False).stdout.strip()

@@ -147,7 +147,8 @@ def write(outdir, results):
                                         for mode, runs in cmp_[wl].items()] for wl in ("crr", "rr")])
     if results.get("hook_cost"):
         targets += _hook_cost(w, results["hook_cost"], results.get("hook_cost_baseline"),
-                              results.get("hook_cost_baseline_build"))
+                              results.get("hook_cost_baseline_build"), results.get("hook_cost_traced"),
+                              results.get("hook_cost_trace_events"))
     if results.get("sweep"):
         targets.append(report_sweep.write_sweep(w, outdir, results["sweep"]))
     if results.get("control_plane"):
@@ -284,26 +285,35 @@ HOOK_TARGETS = {"clusterip": ("a new TCP connect to a ClusterIP", 400),
                 "other": ("a connect to any other address", 150)}
 
 
-def _hook_cost(w, cost, baseline=None, baseline_build=None):
+def _hook_cost(w, cost, baseline=None, baseline_build=None, traced=None, trace_events=None):
     w("## What the connect hook costs per connect\n")
     w("CRR from the socklb client (in the agent's cgroup) to one kind of destination at a time; the run time of "
       "the `connect4` program per call, from `kernel.bpf_stats_enabled` over that run alone; median over rounds."
       + (f" *Before* is the agent of `{baseline_build}`, run in the same rounds (each round runs both, in turn)."
-         if baseline else "") + "\n")
+         if baseline else "")
+      + (" *Traced* is this build again with `socklb trace -o json > /dev/null` running, in the same rounds"
+         + (f" (it showed {trace_events['shown']} decisions and lost {trace_events['lost']})" if trace_events else "")
+         + "." if traced else "") + "\n")
     labels = {"clusterip": "the ClusterIP (translated)", "other": "an address that is no service's or pod's",
               "pod_direct": "a pod of the service, dialled directly (marked so getpeername shows the pod)"}
     if baseline:
-        w("| destination | target | before: ns per call | now: ns per call | now / before | calls (now) |")
-        w("|---|---|---|---|---|---|")
+        t_head = " traced: ns per call | traced / now |" if traced else ""
+        w("| destination | target | before: ns per call | now: ns per call | now / before | calls (now) |" + t_head)
+        w("|---|---|---|---|---|---|" + ("---|---|" if traced else ""))
         for name, c in cost.items():
             b = baseline.get(name, {}).get("ns_per_call", float("nan"))
+            t_cells = ""
+            if traced:
+                t = traced.get(name, {}).get("ns_per_call", float("nan"))
+                t_cells = f" {t:.0f} | {ratio(t, c['ns_per_call']):.2f} |"
             w(f"| {labels.get(name, name)} | `{c['target']}` | {b:.0f} | {c['ns_per_call']:.0f} | "
-              f"{ratio(c['ns_per_call'], b):.2f} | {c['calls']} |")
+              f"{ratio(c['ns_per_call'], b):.2f} | {c['calls']} |" + t_cells)
     else:
-        w("| destination | target | connect4 ns per call | calls |")
-        w("|---|---|---|---|")
+        w("| destination | target | connect4 ns per call | calls |" + (" traced: ns per call |" if traced else ""))
+        w("|---|---|---|---|" + ("---|" if traced else ""))
         for name, c in cost.items():
-            w(f"| {labels.get(name, name)} | `{c['target']}` | {c['ns_per_call']:.0f} | {c['calls']} |")
+            t = f" {traced.get(name, {}).get('ns_per_call', float('nan')):.0f} |" if traced else ""
+            w(f"| {labels.get(name, name)} | `{c['target']}` | {c['ns_per_call']:.0f} | {c['calls']} |" + t)
     w("")
     out = []
     for name, (what, limit) in HOOK_TARGETS.items():

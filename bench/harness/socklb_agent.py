@@ -25,6 +25,34 @@ def speaks_events(socklb_bin):
     return "--log-format" in (r.stdout or "") + (r.stderr or "")
 
 
+def speaks_trace(socklb_bin):
+    """Whether this build has `socklb trace`."""
+    r = run([socklb_bin, "--help"], check=False)
+    return re.search(r"^\s+trace\s", r.stdout or "", re.MULTILINE) is not None
+
+
+class Trace:
+    """`socklb trace -o json` on the agent's pins while some runs measure what
+    a running trace costs the programs: its output is thrown away (it still
+    reads, decodes and renders every event), its summary kept."""
+
+    SUMMARY = re.compile(r"(\d+) decisions? shown, (\d+) lost")
+
+    def __init__(self, cleanup, socklb_bin, bpffs, workdir):
+        self.log_path = os.path.join(workdir, "trace.log")
+        self.cmd = [socklb_bin, "trace", "--bpffs", bpffs, "-o", "json"]
+        # only stdout to /dev/null: its notes on stderr go to the log
+        self.proc = Spawned(cleanup, "socklb trace", ["sh", "-c", "exec \"$@\" > /dev/null", "sh"] + self.cmd,
+                            self.log_path)
+        self.proc.wait_for_output("socklb trace: tracing")
+
+    def stop(self):
+        """Ends it (SIGTERM, as Ctrl-C); returns (decisions shown, lost)."""
+        self.proc.stop()
+        m = self.SUMMARY.search(self.proc.output())
+        return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def serves_http(socklb_bin):
     """Whether this build's agent has /healthz and /metrics (then the bench
     keeps them on loopback, on ports of the kernel's choosing)."""

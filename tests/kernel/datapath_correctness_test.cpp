@@ -348,7 +348,8 @@ TEST_CASE("only socklb's own maps, links and layout record are pinned") {
   node.serve({"10.244.35.1:8080"});
   node.write_manifest("web.yaml", sliced_service("web", "10.96.35.1", {"10.244.35.1"}));
   node.start_agent();
-  std::set<std::string> pins, allowed = {std::string(socklb::kSockStateMapName), std::string(socklb::kLayoutPinName)};
+  std::set<std::string> pins, allowed = {std::string(socklb::kSockStateMapName), std::string(socklb::kTraceCtlMapName),
+                                        std::string(socklb::kTraceEventsMapName), std::string(socklb::kLayoutPinName)};
   for (const auto& m : socklb::kMaps) allowed.insert(std::string(m.name));
   for (const auto& entry : fs::directory_iterator(node.bpffs())) pins.insert(entry.path().filename());
   int links = 0;

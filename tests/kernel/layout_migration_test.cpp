@@ -124,7 +124,7 @@ TEST_CASE("layout migration: pins of another layout are replaced under 2 clients
   auto datapath = node.events("datapath");
   REQUIRE(datapath.size() == 1);
   CHECK(datapath[0]["maps_adopted"] == 0);
-  CHECK(datapath[0]["maps_created"] == socklb::kMaps.size() + 1);  // and sock_state
+  CHECK(datapath[0]["maps_created"] == socklb::kMaps.size() + 3);  // and sock_state, trace_ctl, trace_events
   CHECK(datapath[0]["links_updated"] == 9);
   CHECK(datapath[0]["links_created"] == 0);
   CHECK(datapath[0]["layout"] == fingerprint_of_this_build());
@@ -169,7 +169,7 @@ TEST_CASE("layout migration: pins of another layout are replaced under 2 clients
   node.kill_agent(SIGTERM);
   node.start_agent();
   CHECK(node.events("layout_migrated").empty());
-  CHECK(node.events("datapath").at(0)["maps_adopted"] == socklb::kMaps.size() + 1);
+  CHECK(node.events("datapath").at(0)["maps_adopted"] == socklb::kMaps.size() + 3);
   auto adopted = pinned_objects(node);
   for (const auto& [name, id] : adopted)
     if (!socklb::is_link_pin(name)) CHECK(id == after.at(name));

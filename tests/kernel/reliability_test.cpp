@@ -318,8 +318,9 @@ TEST_CASE("reliability: a full map refuses the services that do not fit, naming 
   std::this_thread::sleep_for(500ms);
   node.kill_agent(SIGTERM);
   node.start_agent({"--max-services", "8"});
-  // the maps --max-services sizes: addrs_v4/_v6, services_v4/_v6, service_state, service_names
-  CHECK(node.events("datapath").at(0)["maps_resized"] == 6);
+  // the maps --max-services sizes: addrs_v4/_v6, services_v4/_v6, service_state, service_names,
+  // service_counters
+  CHECK(node.events("datapath").at(0)["maps_resized"] == 7);
   CHECK(served() == 5);
   load.stop();
   auto attempts = load.finish();

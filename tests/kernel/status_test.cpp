@@ -4,6 +4,7 @@
 #include <doctest/doctest.h>
 #include <signal.h>
 
+#include "expectations.h"
 #include "manifests.h"
 #include "testbed.h"
 
@@ -14,6 +15,8 @@ TEST_CASE("socklb status: ok while the agent serves; 1 with the reason when it s
   node.serve({"10.244.1.10:8080"});
   node.write_manifest("web.yaml", service("web", "10.96.0.10", kHttpPort) + pod({"web-a", "10.244.1.10"}));
   node.start_agent();
+  // counted in the per-CPU maps, which have no fill to judge
+  REQUIRE(count_ok(node.connect("10.96.0.10:80", {.count = 2})) == 2);
 
   CommandResult ok = node.socklb({"status"});
   CAPTURE(ok.output);
@@ -22,6 +25,8 @@ TEST_CASE("socklb status: ok while the agent serves; 1 with the reason when it s
   CHECK(ok.output.find("attached to " + node.cgroup().string() + " and effective") != std::string::npos);
   CHECK(ok.output.find("1 services, 1 backends") != std::string::npos);
   CHECK(ok.output.find("services_v4") != std::string::npos);
+  CHECK(ok.output.find("  totals                   - / 1         per-CPU counters, no fill\n") != std::string::npos);
+  CHECK(ok.output.find("  service_counters         - / ") != std::string::npos);
   CHECK(ok.output.find("status: ok") != std::string::npos);
 
   int id = nlohmann::json::parse(sh("bpftool -j link show pinned " + (node.bpffs() / "link_connect4").string()))["id"];

@@ -168,9 +168,11 @@ TEST_CASE("the whole set: every map's fingerprint and the revision") {
 
 TEST_CASE("this build's layout: every pinned map, from the BTF of the programs, the same each time") {
   const Layout& layout = this_build_layout();
-  CHECK(layout.maps.size() == kMaps.size() + 1);
+  CHECK(layout.maps.size() == kMaps.size() + 3);
   for (const auto& m : kMaps) CHECK_MESSAGE(layout.maps.count(std::string(m.name)), m.name);
   CHECK(layout.maps.count(std::string(kSockStateMapName)));
+  CHECK(layout.maps.count(std::string(kTraceCtlMapName)));
+  CHECK(layout.maps.count(std::string(kTraceEventsMapName)));
   CHECK(layout.fingerprint == combine_layout(layout.maps, SOCKLB_LAYOUT_REVISION).fingerprint);
 
   struct Deleter {
@@ -188,4 +190,38 @@ TEST_CASE("this build's layout: every pinned map, from the BTF of the programs, 
   CAPTURE(value);
   CHECK(value.rfind("struct socklb_backend{size 32; lock@0: struct bpf_spin_lock{size 4; val@0: typedef __u32 = ", 0) == 0);
   CHECK(value.find("; addr@64: [4]typedef __be32 = typedef __u32 = int unsigned int{size 4, bits 32") != std::string::npos);
+}
+
+TEST_CASE("this build's layout: the per-CPU counters by their map type and value, the ring buffer by its type alone") {
+  struct Deleter {
+    void operator()(socklb_bpf* skel) const { socklb_bpf__destroy(skel); }
+  };
+  std::unique_ptr<socklb_bpf, Deleter> skel(socklb_bpf__open());
+  REQUIRE(skel);
+  const btf* b = bpf_object__btf(skel->obj);
+  auto shape = [&](const char* name) {
+    const bpf_map* m = bpf_object__find_map_by_name(skel->obj, name);
+    REQUIRE(m);
+    return MapShape{name,
+                    bpf_map__type(m),
+                    bpf_map__map_flags(m),
+                    bpf_map__key_size(m),
+                    bpf_map__value_size(m),
+                    bpf_map__btf_key_type_id(m),
+                    bpf_map__btf_value_type_id(m)};
+  };
+  std::string counters = describe_map(b, shape("service_counters"));
+  CAPTURE(counters);
+  CHECK(counters.rfind("map service_counters{type " + std::to_string(BPF_MAP_TYPE_PERCPU_ARRAY) + ", ", 0) == 0);
+  CHECK(counters.find("value 24: struct socklb_service_counters{size 24; connects@0: ") != std::string::npos);
+  std::string totals = describe_map(b, shape("totals"));
+  CHECK(totals.find("refused_no_port@192: ") != std::string::npos);
+  CHECK(totals.find("trace_drops@256: ") != std::string::npos);
+  std::string ring = describe_map(b, shape("trace_events"));
+  CHECK(ring == "map trace_events{type " + std::to_string(BPF_MAP_TYPE_RINGBUF) + ", flags 0, key 0: bytes, value 0: bytes}");
+  CHECK(describe_map(b, shape("trace_ctl")).find("struct socklb_trace_ctl{size 8; tracer_pid@0: ") != std::string::npos);
+  // an array of one entry and a per-CPU one differ by their type alone
+  MapShape shared = shape("totals");
+  shared.type = BPF_MAP_TYPE_ARRAY;
+  CHECK(describe_map(b, shared) != totals);
 }

@@ -74,3 +74,18 @@ TEST_CASE("status: each problem is named, with what to do") {
     CHECK(r.problems[0] == "map services_v4 is 92 % full: raise --max-services");
   }
 }
+
+TEST_CASE("status: per-CPU counter maps show their capacity, never a fill nor a problem") {
+  StatusInputs in = healthy();
+  in.maps.push_back({"service_counters", std::nullopt, 262144, "--max-services"});
+  in.maps.push_back({"totals", std::nullopt, 1, ""});
+  StatusReport r = assess(in);
+  CHECK(r.problems.empty());
+  CHECK(r.text.find("service_counters         - / 262144    per-CPU counters, no fill  (--max-services)") !=
+        std::string::npos);
+  CHECK(r.text.find("totals                   - / 1         per-CPU counters, no fill\n") != std::string::npos);
+  REQUIRE(r.json["maps"].size() == 4);
+  CHECK(r.json["maps"][3]["map"] == "totals");
+  CHECK(r.json["maps"][3]["entries"].is_null());
+  CHECK(r.json["maps"][3]["capacity"] == 1);
+}

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <ctime>
 #include <functional>
+#include <memory>
+#include <mutex>
 #include <optional>
 #include <utility>
 
@@ -22,6 +24,7 @@
 #include "kernel/pinned_maps.h"
 #include "kernel/preflight.h"
 #include "kernel/stale_sockets.h"
+#include "kernel/trace_control.h"
 #include "sys/sys_error.h"
 #include "kernel/attachment_check.h"
 #include "sources/kube_source.h"
@@ -47,8 +50,9 @@ std::string now_rfc3339() {
 }
 
 constexpr std::chrono::seconds kRetryAfterFailure{1};
-// How often expired affinity entries are removed. An entry outlives its
-// timeout by at most this (the programs ignore an expired one anyway).
+// How often expired affinity entries are removed (an entry outlives its
+// timeout by at most this: the programs ignore an expired one anyway), and a
+// trace left on by a killed `socklb trace` is turned off.
 constexpr std::chrono::seconds kAffinityExpiry{10};
 
 UniqueFd termination_signals() {
@@ -271,6 +275,14 @@ class Agent {
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
 };
 
+void clear_abandoned_trace_of(const std::filesystem::path& bpffs) {
+  try {
+    if (auto pid = clear_abandoned_trace(bpffs)) log_trace_cleared(*pid);
+  } catch (const std::exception& e) {
+    spdlog::debug("cannot check the trace flag: {}", e.what());
+  }
+}
+
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
@@ -307,6 +319,12 @@ int run_agent(const AgentOptions& options) {
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
   auto maps = datapath->maps();
+  // /metrics reads the counters at each scrape through descriptors of its
+  // own (the HTTP threads never share the agent's descriptors or readers), of
+  // the maps these programs count in: after a resize the new copies, while a
+  // layout migration is staged its new maps (zero until it is committed; the
+  // old programs count in the old ones, of another layout, meanwhile).
+  std::shared_ptr<PinnedMaps> counter_maps = datapath->maps();
   std::size_t links = 0;  // attached by this agent, once committed
   auto commit = [&] {
     InstallReport installed = datapath->commit();
@@ -332,6 +350,10 @@ int run_agent(const AgentOptions& options) {
       KubeSourceStats s = kube->stats();
       return SourceCounters{s.watch_restarts, s.relists, s.errors_by_code};
     });
+  metrics.set_datapath_counters([counter_maps, per_service = options.metrics_per_service, lock = std::make_shared<std::mutex>()] {
+    std::lock_guard guard(*lock);
+    return read_datapath_counters(*counter_maps, per_service);
+  });
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
@@ -397,6 +419,8 @@ int run_agent(const AgentOptions& options) {
     }
     if (now >= expire_at) {
       agent.expire_affinity();
+      // not while a migration is staged: the pinned flag is the old layout's
+      if (!datapath) clear_abandoned_trace_of(options.bpffs_dir);
       expire_at = now + kAffinityExpiry;
     }
     int news = kube ? kube->fd() : watch ? watch->fd() : -1;

@@ -29,6 +29,9 @@ struct AgentOptions {
   // HTTP endpoints (HOST:PORT; empty: off): /healthz and /livez, /metrics.
   std::string health_addr = "0.0.0.0:10256";
   std::string metrics_addr = "127.0.0.1:10249";
+  // /metrics has one series per service port and counter (100,000 services:
+  // 300,000 series), not only the totals.
+  bool metrics_per_service = false;
   // /healthz fails when a received change has waited this long to be applied.
   std::chrono::seconds health_timeout{60};
   // A hosts-format file of every served service's names (empty: none), under

@@ -144,6 +144,13 @@ void log_sockets_closed(int sync, int count) {
             fmt::format("sync {}: closed {} connected socket{} whose pod is gone", sync, count, count == 1 ? "" : "s"));
 }
 
+void log_trace_cleared(uint32_t tracer_pid) {
+  log_event(spdlog::level::warn, "trace_cleared", {{"tracer_pid", tracer_pid}},
+            fmt::format("turned off the trace of socklb trace pid {}, which is gone (killed?): the programs no "
+                        "longer write trace events",
+                        tracer_pid));
+}
+
 void log_stopping(const std::string& signal, const std::filesystem::path& bpffs) {
   log_event(spdlog::level::info, "stopping", {{"signal", signal}, {"bpffs", bpffs.string()}},
             fmt::format("stopping; the datapath stays pinned at {} and keeps serving", bpffs.string()));
@@ -151,9 +158,12 @@ void log_stopping(const std::string& signal, const std::filesystem::path& bpffs)
 
 void log_http_endpoints(int health_port, int metrics_port) {
   auto port = [](int p) { return p ? nlohmann::json(p) : nlohmann::json(nullptr); };
-  auto text = [](int p) { return p ? std::to_string(p) : std::string("off"); };
+  auto text = [](int p, const char* paths, const char* flag) {
+    return p ? fmt::format("{} on port {}", paths, p) : fmt::format("{} off ({} '')", paths, flag);
+  };
   log_event(spdlog::level::info, "http", {{"health_port", port(health_port)}, {"metrics_port", port(metrics_port)}},
-            fmt::format("serving /healthz and /livez on port {}, /metrics on port {}", text(health_port), text(metrics_port)));
+            fmt::format("http: {}; {}", text(health_port, "/healthz and /livez", "--health-addr"),
+                        text(metrics_port, "/metrics", "--metrics-addr")));
 }
 
 void log_fatal(const std::string& error) {

@@ -52,6 +52,9 @@ void log_sync_failed(int sync, std::string_view stage, const std::string& error,
 
 void log_sockets_closed(int sync, int count);
 
+// A `socklb trace` was killed with the trace on; the agent turned it off.
+void log_trace_cleared(uint32_t tracer_pid);
+
 void log_stopping(const std::string& signal, const std::filesystem::path& bpffs);
 
 // The HTTP endpoints listen (a port of 0: that one is off).

@@ -20,7 +20,7 @@ namespace socklb {
 
 int services_command(const std::filesystem::path& bpffs_dir, const std::string& output) {
   auto maps = PinnedMaps::open(bpffs_dir, /*read_only=*/true);
-  auto rows = service_rows(read_kernel_state(*maps));
+  auto rows = service_rows_with_counters(*maps);
   if (output == "json") std::cout << render_json(rows).dump(2) << "\n";
   else std::cout << render_table(rows);
   return 0;
@@ -33,6 +33,11 @@ int explain_command(const std::filesystem::path& bpffs_dir, const std::string& d
                              "10.96.0.10:80 or [fd00:10:96::1]:53/udp");
   auto maps = PinnedMaps::open(bpffs_dir, /*read_only=*/true);
   Explanation e = explain(read_kernel_state(*maps), *to);
+  if (e.service) {
+    std::vector<ServiceRow> row{*e.service};
+    add_counters(row, maps->lookup(MapId::ServiceCounters, counter_keys(row)));
+    e.service = row[0];
+  }
   if (output == "json") std::cout << render_json(e).dump(2) << "\n";
   else std::cout << render_text(e);
   return 0;
@@ -67,7 +72,9 @@ int status_command(const std::filesystem::path& bpffs_dir, const std::string& ou
     auto maps = PinnedMaps::open(bpffs_dir, /*read_only=*/true);
     KernelState kernel = read_kernel_state(*maps);
     for (const auto& m : kMaps) {
-      std::size_t entries = m.written_by_programs ? maps->dump(m.id).size() : kernel.count(m.id);
+      // a per-CPU counter map has no entries in use or free: capacity only
+      std::optional<std::size_t> entries;
+      if (!m.per_cpu) entries = m.written_by_programs ? maps->dump(m.id).size() : kernel.count(m.id);
       in.maps.push_back({std::string(m.name), entries, maps->capacity(m.id), std::string(m.capacity_flag)});
     }
   } catch (const std::exception& e) {

@@ -12,6 +12,7 @@
 #include "agent/event_log.h"
 #include "agent/agent_events.h"
 #include "cli/commands.h"
+#include "cli/trace_command.h"
 #include "kernel/preflight.h"
 #include "kube/kubeconfig.h"
 
@@ -48,6 +49,7 @@ struct RunFlags {
   unsigned full_resync_sec = 3600;
   std::string health_addr = "0.0.0.0:10256", metrics_addr = "127.0.0.1:10249";
   unsigned health_timeout_sec = 60;
+  bool metrics_per_service = false;
   std::string hosts_file, cluster_domain = "cluster.local";
 };
 
@@ -70,6 +72,7 @@ int run_command(const RunFlags& flags) {
   options.full_resync = std::chrono::seconds(flags.full_resync_sec);
   options.health_addr = flags.health_addr;
   options.metrics_addr = flags.metrics_addr;
+  options.metrics_per_service = flags.metrics_per_service;
   options.health_timeout = std::chrono::seconds(flags.health_timeout_sec);
   options.hosts_file = flags.hosts_file;
   options.cluster_domain = flags.cluster_domain;
@@ -116,10 +119,12 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--node-name", run.node_name, "this node, for internalTrafficPolicy: Local")->capture_default_str();
   run_cmd->add_option("--zone", run.zone, "this node's zone, for topology hints [default: hints unused]");
-  // the two arrays are preallocated: 256 bytes of kernel memory per service
-  // port and 64 per backend of capacity (4 and 2 entries each, see map_layout.h)
+  // the arrays are preallocated: 256 bytes of kernel memory per service port
+  // and 64 per backend of capacity (4 and 2 entries each, see map_layout.h),
+  // and the service counters 4 x 24 bytes per service port and CPU
   run_cmd->add_option("--max-services", run.capacities.services,
-                      "capacity: service ports per IP family (256 bytes of kernel memory each, preallocated)")
+                      "capacity: service ports per IP family (256 bytes of kernel memory each, and 96 per CPU for "
+                      "their counters, preallocated)")
       ->check(CLI::Range(1u, 1u << 20))->capture_default_str();
   run_cmd->add_option("--max-backends", run.capacities.backends,
                       "capacity: backends over all services (64 bytes of kernel memory each, preallocated)")
@@ -141,6 +146,9 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   run_cmd->add_option("--metrics-addr", run.metrics_addr, "HOST:PORT of /metrics (Prometheus text format); '' turns it off")
       ->capture_default_str();
+  run_cmd->add_flag("--metrics-per-service", run.metrics_per_service,
+                    "/metrics also has the counters of each service port (ClusterIP:port), not only their totals: "
+                    "three series per service port");
   run_cmd->add_option("--health-timeout", run.health_timeout_sec,
                       "seconds a received change may wait to be applied before /healthz reports 503")
       ->check(CLI::Range(1u, 86400u))->capture_default_str();
@@ -169,6 +177,19 @@ int main(int argc, char** argv) {
   explain_cmd->add_option("-o,--output", explain_output, "table (text) or json")
       ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
 
+  TraceOptions trace{kDefaultBpffsDir};
+  std::string trace_output = "table", trace_service;
+  auto* trace_cmd = app.add_subcommand(
+      "trace", "A live stream of what the programs decide: each connect or unconnected UDP send to a ClusterIP, "
+               "translated to which backend or refused and why, by which process (until Ctrl-C)");
+  trace_cmd->add_option("--bpffs", trace.bpffs_dir, "directory of the pinned maps")->capture_default_str();
+  trace_cmd->add_option("--service", trace_service,
+                        "only the decisions for this service, NAMESPACE/NAME (and refusals on its ClusterIPs of a "
+                        "port it does not have)");
+  trace_cmd->add_option("--count", trace.count, "stop after this many decisions [default: until Ctrl-C]");
+  trace_cmd->add_option("-o,--output", trace_output, "table or json (one object per line)")
+      ->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+
   std::string status_bpffs = kDefaultBpffsDir.string(), status_output = "table";
   auto* status_cmd = app.add_subcommand(
       "status", "Is an agent running, do its programs act on the served cgroup, how did its last sync go, how full is "
@@ -189,6 +210,15 @@ int main(int argc, char** argv) {
     if (*run_cmd) return run_command(run);
     if (*services_cmd) return services_command(services_bpffs, output);
     if (*explain_cmd) return explain_command(explain_bpffs, destination, explain_output);
+    if (*trace_cmd) {
+      if (!trace_service.empty()) {
+        trace.service = parse_service_ref(trace_service);
+        if (!trace.service)
+          throw CLI::ValidationError("--service", "\"" + trace_service + "\" is not NAMESPACE/NAME, such as default/web");
+      }
+      trace.json = trace_output == "json";
+      return trace_command(trace);
+    }
     if (*status_cmd) return status_command(status_bpffs, status_output);
     if (*uninstall_cmd)
       return uninstall_command(uninstall_bpffs, uninstall_cgroup.empty() ? std::nullopt

@@ -64,15 +64,41 @@ std::vector<ServiceRow> service_rows(const KernelState& state) {
   return rows;
 }
 
+std::vector<Bytes> counter_keys(const std::vector<ServiceRow>& rows) {
+  std::vector<Bytes> keys;
+  keys.reserve(rows.size());
+  for (const auto& row : rows) keys.push_back(to_bytes(row.id));
+  return keys;
+}
+
+void add_counters(std::vector<ServiceRow>& rows, const MapEntries& counters) {
+  std::map<uint32_t, socklb_service_counters> by_id;
+  for (const auto& [key, value] : counters) by_id[from_bytes<uint32_t>(key)] = from_bytes<socklb_service_counters>(value);
+  for (auto& row : rows)
+    if (auto it = by_id.find(row.id); it != by_id.end()) row.counters = it->second;
+}
+
+std::vector<ServiceRow> service_rows_with_counters(const MapStore& maps) {
+  auto rows = service_rows(read_kernel_state(maps));
+  add_counters(rows, maps.lookup(MapId::ServiceCounters, counter_keys(rows)));
+  return rows;
+}
+
+uint64_t refused(const socklb_service_counters& c) { return c.refused_no_backend; }
+
 std::string render_table(const std::vector<ServiceRow>& rows) {
   if (rows.empty()) return "no services are served\n";
-  std::size_t w_service = 7, w_vip = 9;
+  std::size_t w_service = 7, w_vip = 9, w_connects = 8, w_sends = 5, w_refused = 7;
   for (const auto& row : rows) {
     w_service = std::max(w_service, service_label(row).size());
     w_vip = std::max(w_vip, row.key.vip.str().size());
+    w_connects = std::max(w_connects, std::to_string(row.counters.connects).size());
+    w_sends = std::max(w_sends, std::to_string(row.counters.udp_sends).size());
+    w_refused = std::max(w_refused, std::to_string(refused(row.counters)).size());
   }
-  std::string out = fmt::format("{:<{}}  {:<{}}  {:>5}  {:<5}  {:<9}  {}\n", "SERVICE", w_service, "CLUSTERIP", w_vip,
-                                "PORT", "PROTO", "AFFINITY", "BACKENDS");
+  std::string out = fmt::format("{:<{}}  {:<{}}  {:>5}  {:<5}  {:<9}  {:>{}}  {:>{}}  {:>{}}  {}\n", "SERVICE", w_service,
+                                "CLUSTERIP", w_vip, "PORT", "PROTO", "AFFINITY", "CONNECTS", w_connects, "SENDS",
+                                w_sends, "REFUSED", w_refused, "BACKENDS");
   for (const auto& row : rows) {
     std::string backends;
     for (const auto& [id, b] : row.backends)
@@ -83,8 +109,11 @@ std::string render_table(const std::vector<ServiceRow>& rows) {
     if (!any) backends = "none: connections are refused" + (backends.empty() ? "" : "; kept for open flows: " + backends);
     if (row.incomplete) backends += " [incomplete]";
     std::string affinity = row.affinity_timeout_sec ? fmt::format("{}s", row.affinity_timeout_sec) : "-";
-    out += fmt::format("{:<{}}  {:<{}}  {:>5}  {:<5}  {:<9}  {}\n", service_label(row), w_service, row.key.vip.str(),
-                       w_vip, row.key.port, protocol_name(row.key.protocol), affinity, backends);
+    // unconnected UDP sends: only a UDP service has them
+    std::string sends = row.key.protocol == Protocol::UDP ? std::to_string(row.counters.udp_sends) : "-";
+    out += fmt::format("{:<{}}  {:<{}}  {:>5}  {:<5}  {:<9}  {:>{}}  {:>{}}  {:>{}}  {}\n", service_label(row), w_service,
+                       row.key.vip.str(), w_vip, row.key.port, protocol_name(row.key.protocol), affinity,
+                       row.counters.connects, w_connects, sends, w_sends, refused(row.counters), w_refused, backends);
   }
   return out;
 }
@@ -107,6 +136,10 @@ nlohmann::json render_json(const std::vector<ServiceRow>& rows) {
         {"serving_terminating_fallback", row.fallback},
         {"incomplete", row.incomplete},
         {"backends", backends},
+        {"connects", row.counters.connects},
+        {"udp_sends", row.counters.udp_sends},
+        {"refused", refused(row.counters)},
+        {"refused_by_reason", {{"no-backend", row.counters.refused_no_backend}}},
     });
   }
   return out;

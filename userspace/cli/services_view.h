@@ -31,9 +31,20 @@ struct ServiceRow {
   // Every backend entry that names this service, by id. Between syncs these
   // are `backends`; inside one, also entries written but not flipped to yet.
   std::vector<std::pair<uint32_t, Backend>> entries;
+  // What the programs decided for it since its id was handed out
+  // (service_counters; zeros until counters_of() fills them in).
+  socklb_service_counters counters{};
 };
 
 std::vector<ServiceRow> service_rows(const KernelState& state);
+// The service_counters keys of these rows, and the entries read back for
+// them put into the rows.
+std::vector<Bytes> counter_keys(const std::vector<ServiceRow>& rows);
+void add_counters(std::vector<ServiceRow>& rows, const MapEntries& counters);
+// service_rows() with their counters, read from the maps.
+std::vector<ServiceRow> service_rows_with_counters(const MapStore& maps);
+// All refusals of a service, whatever the reason.
+uint64_t refused(const socklb_service_counters& c);
 std::string state_name(BackendState state);        // "active", "terminating", "serving", "listed"
 std::string service_label(const ServiceRow& row);  // "default/web:http"
 std::string render_table(const std::vector<ServiceRow>& rows);

@@ -63,10 +63,16 @@ StatusReport assess(const StatusInputs& in) {
     r.problems.push_back(*in.maps_problem);
   }
   for (const auto& m : in.maps) {
-    double fill = m.capacity ? double(m.entries) / m.capacity : 0;
-    maps += fmt::format("  {:<14} {:>9} / {:<9} {:>5.1f} %{}\n", m.name, m.entries, m.capacity, fill * 100,
+    if (!m.entries) {
+      maps += fmt::format("  {:<16} {:>9} / {:<9} per-CPU counters, no fill{}\n", m.name, "-", m.capacity,
+                          m.flag.empty() ? "" : "  (" + m.flag + ")");
+      maps_json.push_back({{"map", m.name}, {"entries", nullptr}, {"capacity", m.capacity}, {"flag", m.flag}});
+      continue;
+    }
+    double fill = m.capacity ? double(*m.entries) / m.capacity : 0;
+    maps += fmt::format("  {:<16} {:>9} / {:<9} {:>5.1f} %{}\n", m.name, *m.entries, m.capacity, fill * 100,
                         m.flag.empty() ? "" : "  (" + m.flag + ")");
-    maps_json.push_back({{"map", m.name}, {"entries", m.entries}, {"capacity", m.capacity}, {"flag", m.flag}});
+    maps_json.push_back({{"map", m.name}, {"entries", *m.entries}, {"capacity", m.capacity}, {"flag", m.flag}});
     if (fill >= kFullAt)
       r.problems.push_back(fmt::format("map {} is {:.0f} % full: raise {}", m.name, fill * 100,
                                        m.flag.empty() ? "its capacity" : m.flag));

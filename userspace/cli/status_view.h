@@ -21,7 +21,10 @@ struct StatusInputs {
   std::optional<std::string> maps_problem;        // the maps could not be read
   struct MapFill {
     std::string name;
-    std::size_t entries = 0;
+    // none for a per-CPU map of counters (service_counters, totals): each
+    // entry is preallocated and always there, so no count of entries in use
+    // means anything; it is shown with its capacity only, and never full
+    std::optional<std::size_t> entries = 0;
     uint32_t capacity = 0;
     std::string flag;  // what raises it; empty when nothing does
   };

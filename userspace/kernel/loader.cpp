@@ -20,6 +20,7 @@
 #include "kernel/layout_pin.h"
 #include "kernel/pinned_maps.h"
 #include "maps/map_layout.h"
+#include "maps/per_cpu.h"
 #include "sys/sys_error.h"
 #include "sys/unique_fd.h"
 #include "socklb_bpf.skel.h"
@@ -42,10 +43,16 @@ std::string program_short_name(const bpf_program* prog) {
   return name.rfind("socklb_", 0) == 0 ? name.substr(7) : name;
 }
 
+// The bytes of one value as the system calls exchange it: one copy per CPU
+// in a per-CPU map (value_size is one CPU's).
+std::size_t value_bytes(const MapDescriptor* m, uint32_t value_size) {
+  return m && m->per_cpu ? per_cpu_stride(value_size) * possible_cpus() : value_size;
+}
+
 // How many entries a map of `needed` capacity must hold: its entry count;
 // for an array, one past its highest entry in use (its ids are indexes).
 uint32_t needed_capacity(int map_fd, const MapDescriptor& m) {
-  std::vector<unsigned char> key(m.key_size), next(m.key_size), value(m.value_size);
+  std::vector<unsigned char> key(m.key_size), next(m.key_size), value(value_bytes(&m, m.value_size));
   uint32_t n = 0;
   for (void* prev = nullptr; bpf_map_get_next_key(map_fd, prev, next.data()) == 0; prev = key.data()) {
     key.swap(next);
@@ -63,18 +70,22 @@ uint32_t needed_capacity(int map_fd, const MapDescriptor& m) {
 // Entries deleted meanwhile are skipped. Entries the programs add to the old
 // map after the copy (affinity and the overflow flows of UDP sockets: the
 // agent is the sole writer of the others) are lost, which costs a client its
-// affinity once, or a socket past its fourth ClusterIP its memory of one.
+// affinity once, or a socket past its fourth ClusterIP its memory of one;
+// so are the counts the programs make in the old counters meanwhile.
 uint32_t copy_entries(int from_fd, int to_fd, uint32_t key_size, uint32_t value_size, const std::string& name) {
-  std::vector<unsigned char> key(key_size), next(key_size), value(value_size);
   const MapDescriptor* described = find_map(name);
+  std::vector<unsigned char> key(key_size), next(key_size), value(value_bytes(described, value_size));
   bool array = described && described->kind == MapKind::Array;
   uint32_t copied = 0;
   for (void* prev = nullptr; bpf_map_get_next_key(from_fd, prev, next.data()) == 0; prev = key.data()) {
     key.swap(next);
     if (bpf_map_lookup_elem(from_fd, key.data(), value.data()) != 0) continue;
     if (array && all_zero(value)) continue;  // free: the new array starts out zeroed
-    if (bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY) != 0)
+    if (bpf_map_update_elem(to_fd, key.data(), value.data(), BPF_ANY) != 0) {
+      // the counters of ids past a smaller service_state: no service has them
+      if (described && described->per_cpu && errno == E2BIG) continue;
       throw SystemError("cannot copy map " + name + " into its resized replacement", errno);
+    }
     ++copied;
   }
   return copied;
@@ -207,7 +218,10 @@ std::unique_ptr<Datapath> Datapath::load(const InstallOptions& options) {
   }
 
   bpf_map* map;
-  bpf_object__for_each_map(map, d->skel_->obj) d->prepare_map(map);
+  bpf_object__for_each_map(map, d->skel_->obj) {
+    d->prepare_map(map);
+    if (bpf_map__name(map) == describe(MapId::ServiceState).name) d->state_capacity_ = bpf_map__max_entries(map);
+  }
   if (int rc = socklb_bpf__load(d->skel_.get()); rc != 0)
     throw SystemError("the kernel refused to load the socklb programs (the verifier log is above)", -rc);
   // before any link switches: a failed copy leaves the old datapath untouched
@@ -221,13 +235,21 @@ std::unique_ptr<Datapath> Datapath::load(const InstallOptions& options) {
 // pins it); else adopts the pinned one (libbpf reuses a pin whose type, sizes,
 // flags and capacity match), creates it, or plans its resize. Only socklb's
 // own maps are pinned: libbpf's internal ones (.rodata, .bss) belong to one load.
+//
+// service_counters is indexed by service id: it has service_state's capacity,
+// whatever that turned out to be (state_capacity_: service_state is declared,
+// so prepared, first), and never holds a resize back (the counters of ids past
+// it belong to no service). The trace flag and ring buffer have no capacity
+// setting: adopted as they are, or made new (a ring buffer cannot be copied).
 void Datapath::prepare_map(bpf_map* map) {
   if (bpf_map__is_internal(map)) return;
   std::string name = bpf_map__name(map);
   if (!pinned_by_socklb(name))
     throw std::logic_error("map " + name + " of the BPF object is not described in map_layout.h");
   const MapDescriptor* described = find_map(name);
-  if (described) bpf_map__set_max_entries(map, described->capacity(options_.capacities));
+  bool counters = described && described->id == MapId::ServiceCounters;
+  if (counters && !state_capacity_) throw std::logic_error("service_counters is declared before service_state");
+  if (described) bpf_map__set_max_entries(map, counters ? state_capacity_ : described->capacity(options_.capacities));
   if (migration_) {
     ++report_.maps_created;
     return;
@@ -248,7 +270,7 @@ void Datapath::prepare_map(bpf_map* map) {
                                ") says: the pins were changed behind socklb's back; run `socklb uninstall` first");
     uint32_t wanted = bpf_map__max_entries(map);
     if (described && info.max_entries != wanted) {
-      uint32_t held = needed_capacity(fd, *described);
+      uint32_t held = counters ? 0 : needed_capacity(fd, *described);
       if (held <= wanted) {
         resizes_.push_back({map, std::move(pinned), pin, info.max_entries});
         return;  // no pin path: libbpf creates the new map

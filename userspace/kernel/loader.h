@@ -96,6 +96,7 @@ class Datapath {
   std::optional<PinnedLayout> pinned_;  // the record found under bpffs_dir
   std::optional<LayoutMigration> migration_;
   std::vector<Resize> resizes_;
+  uint32_t state_capacity_ = 0;  // service_state's, once prepared: service_counters gets it too
   InstallReport report_;
   bool committed_ = false;
 };

@@ -1,11 +1,13 @@
 #include "kernel/pinned_maps.h"
 
 #include <bpf/bpf.h>
+#include <bpf/libbpf.h>
 
 #include <cerrno>
 #include <cstdio>
 
 #include "kernel/layout_pin.h"
+#include "maps/per_cpu.h"
 #include "sys/sys_error.h"
 
 namespace socklb {
@@ -18,21 +20,34 @@ struct Packed {
   std::vector<uint8_t> keys, values;
 };
 
+// A per-CPU map's value goes to every CPU's copy.
 Packed pack(MapId map, const MapEntries& entries) {
   const auto& l = describe(map);
+  std::size_t cpus = l.per_cpu ? possible_cpus() : 1;
   Packed out;
   out.keys.reserve(entries.size() * l.key_size);
-  out.values.reserve(entries.size() * l.value_size);
+  out.values.reserve(entries.size() * (l.per_cpu ? per_cpu_stride(l.value_size) * cpus : l.value_size));
   for (const auto& [k, v] : entries) {
     if (k.size() != l.key_size || v.size() != l.value_size)
       throw std::logic_error(map_label(map) + ": entry of the wrong size");
     out.keys.insert(out.keys.end(), k.begin(), k.end());
-    out.values.insert(out.values.end(), v.begin(), v.end());
+    if (l.per_cpu) {
+      Bytes copies = replicate_per_cpu(v, cpus);
+      out.values.insert(out.values.end(), copies.begin(), copies.end());
+    } else {
+      out.values.insert(out.values.end(), v.begin(), v.end());
+    }
   }
   return out;
 }
 
 }  // namespace
+
+std::size_t possible_cpus() {
+  static const int n = libbpf_num_possible_cpus();
+  if (n <= 0) throw SystemError("cannot read the number of possible CPUs", -n);
+  return static_cast<std::size_t>(n);
+}
 
 std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::string_view map_name) {
   return bpffs_dir / std::string(map_name);
@@ -105,6 +120,7 @@ void PinnedMaps::update(MapId map, const MapEntries& entries) {
 
 void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
   if (describe(map).kind == MapKind::Array) {
+    // (on a per-CPU array, every CPU's copy)
     // an array entry cannot be deleted; zeros mark it free
     MapEntries zeros;
     zeros.reserve(keys.size());
@@ -122,13 +138,16 @@ void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
 MapEntries PinnedMaps::dump(MapId map) const {
   const auto& l = describe(map);
   bool array = l.kind == MapKind::Array;
-  if (array) {
+  if (array && !l.per_cpu) {
     if (!arrays_) arrays_.emplace();
     return arrays_->read(map, fd(map));
   }
+  // a per-CPU entry comes as one copy per CPU: read back as their sum
+  std::size_t cpus = l.per_cpu ? possible_cpus() : 1;
+  std::size_t value_bytes = l.per_cpu ? per_cpu_stride(l.value_size) * cpus : l.value_size;
   MapEntries out;
   constexpr __u32 kChunk = 4096;
-  std::vector<uint8_t> keys(kChunk * l.key_size), values(kChunk * l.value_size);
+  std::vector<uint8_t> keys(kChunk * l.key_size), values(kChunk * value_bytes);
   __u32 token = 0;
   bool first = true;
   for (;;) {
@@ -139,13 +158,34 @@ MapEntries PinnedMaps::dump(MapId map) const {
     int err = rc == 0 ? 0 : errno;
     if (rc != 0 && err != ENOENT) throw SystemError("reading " + map_label(map), err);
     for (__u32 i = 0; i < count; ++i) {
-      Bytes value(values.begin() + i * l.value_size, values.begin() + (i + 1) * l.value_size);
+      Bytes value = l.per_cpu ? sum_per_cpu(ByteView(values.data() + i * value_bytes, value_bytes), l.value_size, cpus)
+                              : Bytes(values.begin() + i * l.value_size, values.begin() + (i + 1) * l.value_size);
       if (array && all_zero(value)) continue;  // a free entry
       out.emplace_back(Bytes(keys.begin() + i * l.key_size, keys.begin() + (i + 1) * l.key_size), std::move(value));
     }
     if (err == ENOENT) return out;  // the end of the map
     first = false;
   }
+}
+
+MapEntries PinnedMaps::lookup(MapId map, const std::vector<Bytes>& keys) const {
+  const auto& l = describe(map);
+  std::size_t cpus = l.per_cpu ? possible_cpus() : 1;
+  Bytes value(l.per_cpu ? per_cpu_stride(l.value_size) * cpus : l.value_size);
+  MapEntries out;
+  for (const auto& key : keys) {
+    if (key.size() != l.key_size) throw std::logic_error(map_label(map) + ": key of the wrong size");
+    int rc = l.locked ? bpf_map_lookup_elem_flags(fd(map), key.data(), value.data(), BPF_F_LOCK)
+                      : bpf_map_lookup_elem(fd(map), key.data(), value.data());
+    if (rc != 0) {
+      if (errno == ENOENT) continue;
+      throw SystemError("reading " + map_label(map), errno);
+    }
+    Bytes v = l.per_cpu ? sum_per_cpu(value, l.value_size, cpus) : value;
+    if (l.kind == MapKind::Array && all_zero(v)) continue;  // free
+    out.emplace_back(key, std::move(v));
+  }
+  return out;
 }
 
 uint32_t PinnedMaps::capacity(MapId map) const { return capacities_[static_cast<std::size_t>(map)]; }

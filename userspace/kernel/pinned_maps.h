@@ -14,6 +14,9 @@ namespace socklb {
 
 std::filesystem::path map_pin_path(const std::filesystem::path& bpffs_dir, std::string_view map_name);
 
+// How many copies of a value a per-CPU map keeps (libbpf_num_possible_cpus).
+std::size_t possible_cpus();
+
 // Pins the BPF object `fd` at `pin` in place of whatever is pinned there, in
 // one step: pinned as <pin>_staged first, then renamed over it, so readers
 // of the pin see the old object or the new one, never none.
@@ -32,7 +35,8 @@ class PinnedMaps : public MapStore {
 
   void update(MapId map, const MapEntries& entries) override;
   void remove(MapId map, const std::vector<Bytes>& keys) override;
-  MapEntries dump(MapId map) const override;
+  MapEntries dump(MapId map) const override;  // a per-CPU map's values summed over the CPUs
+  MapEntries lookup(MapId map, const std::vector<Bytes>& keys) const override;  // one system call per key
   uint32_t capacity(MapId map) const override;
   void wait_for_readers() override;
 

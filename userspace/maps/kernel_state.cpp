@@ -52,7 +52,9 @@ void KernelState::put(MapId map, ByteView key, ByteView value) {
     case MapId::ServiceNames: set(names, from_bytes<uint32_t>(key), from_bytes<socklb_service_name>(value), count); break;
     case MapId::Affinity:
     case MapId::SockFlows:
-    case MapId::SockPeers: break;  // written by the programs, not part of what the agent plans
+    case MapId::SockPeers:
+    case MapId::ServiceCounters:
+    case MapId::Totals: break;  // written by the programs, not part of what the agent plans
   }
 }
 
@@ -82,7 +84,9 @@ void KernelState::erase(MapId map, ByteView key) {
     case MapId::ServiceNames: drop(names, from_bytes<uint32_t>(key), count); break;
     case MapId::Affinity:
     case MapId::SockFlows:
-    case MapId::SockPeers: break;
+    case MapId::SockPeers:
+    case MapId::ServiceCounters:
+    case MapId::Totals: break;
   }
 }
 

@@ -29,6 +29,8 @@ enum class MapId {
   ServiceNames,
   SockFlows,
   SockPeers,
+  ServiceCounters,
+  Totals,
 };
 
 // The capacity settings (`socklb run --max-*`).
@@ -57,9 +59,12 @@ struct MapDescriptor {
   bool written_by_programs;
   uint32_t (*capacity)(const MapCapacities&);
   std::string_view capacity_flag;  // what to raise when it is full
+  // A per-CPU array of u64 counters: each CPU has its own copy of an entry.
+  // The MapStore writes a value to every CPU's copy and reads back their sum.
+  bool per_cpu = false;
 };
 
-inline constexpr std::array<MapDescriptor, 12> kMaps = {{
+inline constexpr std::array<MapDescriptor, 14> kMaps = {{
     {MapId::AddrsV4, "addrs_v4", sizeof(socklb_addr4_key), sizeof(socklb_addr_value), MapKind::Hash, false, false,
      [](const MapCapacities& c) { return c.services + c.backends; }, "--max-services"},
     {MapId::AddrsV6, "addrs_v6", sizeof(socklb_addr6_key), sizeof(socklb_addr_value), MapKind::Hash, false, false,
@@ -87,11 +92,24 @@ inline constexpr std::array<MapDescriptor, 12> kMaps = {{
      [](const MapCapacities& c) { return c.socket_flows; }, "--max-socket-flows"},
     {MapId::SockPeers, "sock_peers", sizeof(socklb_sock_peer_key), sizeof(socklb_sock_peer_value), MapKind::Hash,
      false, true, [](const MapCapacities& c) { return c.socket_flows; }, "--max-socket-flows"},
+    // what the programs decided per service id, so as many entries as
+    // service_state (24 bytes per entry and CPU, preallocated); an id's entry
+    // is zeroed when the id is handed out (plan.h: new_service_ids)
+    {MapId::ServiceCounters, "service_counters", sizeof(uint32_t), sizeof(socklb_service_counters), MapKind::Array,
+     false, true, [](const MapCapacities& c) { return 4 * c.services; }, "--max-services", true},
+    // the same over all services, and what no service can be named for
+    {MapId::Totals, "totals", sizeof(uint32_t), sizeof(socklb_totals), MapKind::Array, false, true,
+     [](const MapCapacities&) { return 1u; }, "", true},
 }};
 
 // Per-socket storage: pinned so a socket's state survives an agent upgrade,
 // but not a key/value store userspace reads.
 inline constexpr std::string_view kSockStateMapName = "sock_state";
+// `socklb trace` (cli/trace_command.cpp): the flag it sets while it runs
+// (array of one socklb_trace_ctl) and the ring buffer of
+// socklb_trace_event it reads. Neither is planned nor read back.
+inline constexpr std::string_view kTraceCtlMapName = "trace_ctl";
+inline constexpr std::string_view kTraceEventsMapName = "trace_events";
 
 inline const MapDescriptor& describe(MapId id) { return kMaps[static_cast<std::size_t>(id)]; }
 
@@ -102,10 +120,13 @@ inline const MapDescriptor* find_map(std::string_view name) {
   return it == kMaps.end() ? nullptr : &*it;
 }
 
-// What socklb pins under --bpffs: the maps above and the socket storage
-// (not libbpf's internal .rodata/.bss, which belong to one load).
+// What socklb pins under --bpffs: the maps above, the socket storage and the
+// trace flag and ring buffer (not libbpf's internal .rodata/.bss, which belong
+// to one load). Each is in the layout fingerprint, and a migration pins new
+// ones in their place.
 inline bool pinned_by_socklb(std::string_view map_name) {
-  return find_map(map_name) != nullptr || map_name == kSockStateMapName;
+  return find_map(map_name) != nullptr || map_name == kSockStateMapName || map_name == kTraceCtlMapName ||
+         map_name == kTraceEventsMapName;
 }
 
 using Bytes = std::vector<uint8_t>;

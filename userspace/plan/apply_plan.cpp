@@ -37,6 +37,15 @@ void purge_affinity(const std::vector<uint32_t>& service_ids, MapStore& store) {
   if (!stale.empty()) store.remove(MapId::Affinity, stale);
 }
 
+// A new service starts from zero, whatever the id counted for before.
+void reset_counters(const std::vector<uint32_t>& service_ids, MapStore& store) {
+  if (service_ids.empty()) return;
+  MapEntries zeros;
+  zeros.reserve(service_ids.size());
+  for (uint32_t id : service_ids) zeros.emplace_back(to_bytes(id), to_bytes(socklb_service_counters{}));
+  store.update(MapId::ServiceCounters, zeros);
+}
+
 }  // namespace
 
 void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer) {
@@ -44,6 +53,7 @@ void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer
   for (int phase = 1; phase <= 4; ++phase) {
     if (observer.before_phase) observer.before_phase(phase, plan);
     spdlog::debug("apply phase {}", phase);
+    if (phase == 1) reset_counters(plan.new_service_ids, store);
     if (phase == 4 && i < plan.steps.size()) {
       // a connect that read a service before its flip may still use its old
       // slot set, backends and id: none of it goes while such a connect runs

@@ -226,7 +226,10 @@ class Planner {
     }
     spend(key, cost);
 
-    if (!known_key) id = *service_ids_->allocate();
+    if (!known_key) {
+      id = *service_ids_->allocate();
+      plan_.new_service_ids.push_back(id);
+    }
     chosen.clear();
     for (std::size_t i = 0; i < service.backends.size(); ++i) {
       const Backend& b = service.backends[i];

@@ -60,6 +60,11 @@ struct Plan {
   // sync's wait for readers: until then a connect may still hold one.
   std::vector<uint32_t> released_service_ids;
   std::vector<uint32_t> released_backend_ids;
+  // Ids this plan hands out to services. apply_plan() zeroes their counters
+  // (service_counters) first, before any step can make them reachable: the
+  // quarantine has ended every program run that counted for the id's
+  // previous owner. Not steps: the counters are the programs', not planned.
+  std::vector<uint32_t> new_service_ids;
 
   // Every pod address:port a TCP service lists after the plan, sorted: a
   // TCP connection to one that leaves this set has lost its pod. Only a

@@ -38,7 +38,44 @@ std::string label_value(const std::string& v) {
   return out;
 }
 
+// {namespace="default",service="web",port_name="http",cluster_ip="10.96.0.10",port="80",protocol="TCP"
+std::string service_labels(const ServiceCounterSeries& s) {
+  return fmt::format("namespace=\"{}\",service=\"{}\",port_name=\"{}\",cluster_ip=\"{}\",port=\"{}\",protocol=\"{}\"",
+                     label_value(s.ns), label_value(s.name), label_value(s.port_name), s.cluster_ip, s.port, s.protocol);
+}
+
 }  // namespace
+
+void render_datapath_counters(std::string& out, const DatapathCounters& c) {
+  header(out, "socklb_connects_total", "counter",
+         "connect() calls to a ClusterIP:port translated to a backend (TCP, and UDP sockets that connect)");
+  out += fmt::format("socklb_connects_total {}\n", c.totals.connects);
+  header(out, "socklb_udp_sends_translated_total", "counter",
+         "Unconnected UDP sends to a ClusterIP:port translated to a backend");
+  out += fmt::format("socklb_udp_sends_translated_total {}\n", c.totals.udp_sends);
+  header(out, "socklb_connect_refusals_total", "counter",
+         "connect() calls and UDP sends to a ClusterIP refused with ECONNREFUSED, by reason: no-backend (none that "
+         "new connections may use), no-such-port (the ClusterIP does not define this port/protocol)");
+  out += fmt::format("socklb_connect_refusals_total{{reason=\"no-backend\"}} {}\n", c.totals.refused_no_backend);
+  out += fmt::format("socklb_connect_refusals_total{{reason=\"no-such-port\"}} {}\n", c.totals.refused_no_port);
+  header(out, "socklb_trace_events_lost_total", "counter",
+         "Decisions socklb trace did not see: its ring buffer was full");
+  out += fmt::format("socklb_trace_events_lost_total {}\n", c.totals.trace_drops);
+  if (c.services.empty()) return;
+  header(out, "socklb_service_connects_total", "counter", "socklb_connects_total of one service port (ClusterIP:port)");
+  for (const auto& s : c.services)
+    out += fmt::format("socklb_service_connects_total{{{}}} {}\n", service_labels(s), s.counters.connects);
+  header(out, "socklb_service_udp_sends_translated_total", "counter",
+         "socklb_udp_sends_translated_total of one service port");
+  for (const auto& s : c.services)
+    if (s.protocol == "UDP")
+      out += fmt::format("socklb_service_udp_sends_translated_total{{{}}} {}\n", service_labels(s), s.counters.udp_sends);
+  header(out, "socklb_service_connect_refusals_total", "counter",
+         "socklb_connect_refusals_total of one service port (no-such-port has no service)");
+  for (const auto& s : c.services)
+    out += fmt::format("socklb_service_connect_refusals_total{{{},reason=\"no-backend\"}} {}\n", service_labels(s),
+                       s.counters.refused_no_backend);
+}
 
 void Histogram::observe(double value) {
   std::size_t i = 0;
@@ -82,6 +119,14 @@ std::string AgentMetrics::render() const {
   std::string out;
   std::optional<SourceCounters> source;
   if (source_counters_) source = source_counters_();  // outside our lock: it takes the source's
+  std::optional<DatapathCounters> datapath;
+  if (datapath_counters_) {
+    try {
+      datapath = datapath_counters_();
+    } catch (const std::exception&) {
+      // the pins are gone (uninstalled under a running agent): nothing to count
+    }
+  }
   std::lock_guard lock(mutex_);
   sync_duration_.render(out, "socklb_sync_duration_seconds",
                         "Time of one sync: reconcile, plan and the map writes");
@@ -107,6 +152,7 @@ std::string AgentMetrics::render() const {
     for (const auto& m : kMaps)
       out += fmt::format("socklb_map_capacity{{map=\"{}\"}} {}\n", m.name, last_->map_capacity[static_cast<std::size_t>(m.id)]);
   }
+  if (datapath) render_datapath_counters(out, *datapath);
   if (source) {
     header(out, "socklb_api_watch_restarts_total", "counter", "Watches of the Kubernetes API started again after one ended");
     out += fmt::format("socklb_api_watch_restarts_total {}\n", source->watch_restarts);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "maps/map_layout.h"
+#include "status/datapath_counters.h"
 
 namespace socklb {
 
@@ -55,6 +56,9 @@ class AgentMetrics {
   // modification time) to the map writes that serve it.
   void network_programmed(std::chrono::duration<double> latency);
   void set_source_counters(std::function<SourceCounters()> read) { source_counters_ = std::move(read); }
+  // What the programs counted, read from the maps at each scrape; it may
+  // throw (the maps removed by `socklb uninstall`): the series are then left out.
+  void set_datapath_counters(std::function<DatapathCounters()> read) { datapath_counters_ = std::move(read); }
 
   std::string render() const;
 
@@ -64,6 +68,11 @@ class AgentMetrics {
   uint64_t syncs_ = 0, sync_failures_ = 0;
   std::optional<SyncFigures> last_;
   std::function<SourceCounters()> source_counters_;
+  std::function<DatapathCounters()> datapath_counters_;
 };
+
+// The datapath's series: totals always, one series per service and
+// reason only when `counters.services` is filled (--metrics-per-service).
+void render_datapath_counters(std::string& out, const DatapathCounters& counters);
 
 }  // namespace socklb

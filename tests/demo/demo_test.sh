@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The README's first command, scripts/demo.sh, on both bundled manifest sets:
+# it must finish, every connect it shows must be answered (or refused where
+# the manifests say so), and it must leave nothing behind.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+if [ "$(id -u)" -ne 0 ]; then
+  echo "demo test skipped: needs root (it loads BPF programs and makes network namespaces)"
+  [ "${CI:-}" = true ] && exit 1 || exit 77
+fi
+failures=0
+fail() { echo "FAILED: $*"; failures=$((failures + 1)); }
+expect() {  # expect LOG PATTERN COUNT: PATTERN occurs COUNT times
+  local n; n=$(grep -cE -- "$2" "$1")
+  [ "$n" -eq "$3" ] || fail "$(basename "$1"): '$2' seen $n times, expected $3"
+}
+namespaces_before=$(ip netns list | wc -l)
+pins_before=$(ls /sys/fs/bpf | wc -l)
+log=$(mktemp /tmp/socklb-demo-test.XXXX)
+trap 'rm -f "$log" "$log".*' EXIT
+
+scripts/demo.sh --connects 3 >"$log.default" 2>&1 || fail "scripts/demo.sh exited $?"
+expect "$log.default" '#[0-9]+: answered by (user|payment)-service-' 6
+expect "$log.default" 'failed' 0
+expect "$log.default" '^    answered by ' 4          # by name through dnsmasq, full and short names
+expect "$log.default" '^  status: ok$' 1
+expect "$log.default" 'default/(user|payment)-service:http .* 10.244' 2
+expect "$log.default" 'refused: no-such-port' 1
+expect "$log.default" '^  socklb_connects_total 12$' 1  # 6 + 4 by name + 2 traced
+
+scripts/demo.sh --manifests manifests/operating --connects 2 >"$log.operating" 2>&1 ||
+  fail "scripts/demo.sh --manifests manifests/operating exited $?"
+expect "$log.operating" '#[0-9]+: failed: ECONNREFUSED' 2     # shop/orders has no pod
+expect "$log.operating" '#[0-9]+: answered by ' 4
+expect "$log.operating" '10.244.0.2:8080  serving' 1          # terminating, still serving
+expect "$log.operating" '-> 10.244.0.1:8080 \(affinity\)' 2
+expect "$log.operating" '^  socklb_connect_refusals_total\{reason="no-backend"\} 4$' 1  # 2 + 2 by name
+
+[ "$(ip netns list | wc -l)" -eq "$namespaces_before" ] || fail "the demo left network namespaces: $(ip netns list)"
+[ "$(ls /sys/fs/bpf | wc -l)" -eq "$pins_before" ] || fail "the demo left pins: $(ls /sys/fs/bpf)"
+if compgen -G "/tmp/slbdemo*" >/dev/null; then fail "the demo left files: $(echo /tmp/slbdemo*)"; fi
+if [ "$failures" -ne 0 ]; then
+  echo "--- demo output (default):"; cat "$log.default"
+  echo "--- demo output (operating):"; cat "$log.operating"
+  exit 1
+fi
+echo "demo test: both manifest sets served as expected, nothing left behind"
