@@ -229,7 +229,8 @@ TEST_CASE("reliability: SIGKILL at random points of a 10k-service sync; every VI
     auto delay = us(random() % std::max<int64_t>(window, 1));
     if (phase) {
       // stopped just before the phase: let it run, and kill it `delay` into it
-      REQUIRE(wait_for_event(*agent, "fault_point", 0, 60s) >= 0);
+      // the agent's own words when it never stops there (seen once in 3 CI runs: not yet explained)
+      REQUIRE_MESSAGE(wait_for_event(*agent, "fault_point", 0, 60s) >= 0, agent->output());
       REQUIRE(wait_until_stopped(agent->pid(), 10s));
       agent->signal(SIGCONT);
     }
