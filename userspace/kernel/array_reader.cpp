@@ -20,6 +20,23 @@ struct ArrayReader::Programs {
   std::unique_ptr<socklb_array_reader, Deleter> skel;
 };
 
+std::optional<std::string> ArrayReader::refused() {
+  static const std::optional<std::string> why = []() -> std::optional<std::string> {
+    int btf_id = libbpf_find_vmlinux_btf_id("bpf_map_elem", BPF_TRACE_ITER);
+    if (btf_id < 0) return "the kernel has no map element iterator (bpf_iter_bpf_map_elem in its BTF)";
+    const struct bpf_insn return_zero[] = {
+        {.code = BPF_ALU64 | BPF_MOV | BPF_K, .dst_reg = BPF_REG_0, .src_reg = 0, .off = 0, .imm = 0},
+        {.code = BPF_JMP | BPF_EXIT, .dst_reg = 0, .src_reg = 0, .off = 0, .imm = 0},
+    };
+    LIBBPF_OPTS(bpf_prog_load_opts, opts, .expected_attach_type = BPF_TRACE_ITER,
+                .attach_btf_id = static_cast<__u32>(btf_id));
+    UniqueFd prog(bpf_prog_load(BPF_PROG_TYPE_TRACING, "socklb_probe", "Dual BSD/GPL", return_zero, 2, &opts));
+    if (!prog) return SystemError("the kernel refuses map element iterators (iter/bpf_map_elem)", errno).what();
+    return std::nullopt;
+  }();
+  return why;
+}
+
 ArrayReader::ArrayReader() : programs_(std::make_unique<Programs>()) {
   programs_->skel.reset(socklb_array_reader__open_and_load());
   if (!programs_->skel) throw SystemError("the kernel refused the map readers (iter/bpf_map_elem)", errno);

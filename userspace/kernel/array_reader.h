@@ -5,6 +5,8 @@
 // not (about 200 ms for the default capacities).
 
 #include <memory>
+#include <optional>
+#include <string>
 
 #include "maps/map_store.h"
 
@@ -12,6 +14,12 @@ namespace socklb {
 
 class ArrayReader {
  public:
+  // Why this kernel refuses the map iterators (some builds refuse
+  // iter/bpf_map_elem even to root while they load iter/tcp), or nullopt
+  // when it loads them. Probed once a process with a program of two
+  // instructions, so a refusal is not logged by libbpf at every read.
+  static std::optional<std::string> refused();
+
   ArrayReader();  // loads the iterators; throws SystemError with the reason
   ~ArrayReader();
   ArrayReader(const ArrayReader&) = delete;

@@ -332,6 +332,9 @@ InstallReport Datapath::commit() {
                            " to " + std::to_string(bpf_map__max_entries(r.map)) + " entries");
     ++report.maps_resized;
   }
+  if (auto why = ArrayReader::refused())
+    report.notes.push_back(*why + ": the arrays are read back with batch lookups, which cost a copy for every "
+                                  "index, free or not (slower starts)");
   // only once every pin is of this layout
   if (!pinned_ || pinned_->layout.fingerprint != layout_.fingerprint) write_layout_pin(dir, layout_);
   if (migration_) {

@@ -138,7 +138,9 @@ void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
 MapEntries PinnedMaps::dump(MapId map) const {
   const auto& l = describe(map);
   bool array = l.kind == MapKind::Array;
-  if (array && !l.per_cpu) {
+  // without the iterators, the batch lookup below reads the same entries,
+  // only slower: every index costs a copy, free or not
+  if (array && !l.per_cpu && !ArrayReader::refused()) {
     if (!arrays_) arrays_.emplace();
     return arrays_->read(map, fd(map));
   }
