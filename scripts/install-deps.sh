@@ -8,7 +8,7 @@ packages=(
   cmake ninja-build g++ pkg-config
   clang-16          # BPF programs: clang 14 trips on kfunc prototypes with libbpf 1.1
   libbpf-dev bpftool libelf-dev zlib1g-dev
-  libyaml-cpp-dev   # manifests
+  libyaml-dev       # manifests and kubeconfig (libyaml's event parser)
   libspdlog-dev libfmt-dev   # logging
   nlohmann-json3-dev         # JSON output, and JSON from the Kubernetes API
   libcurl4-openssl-dev       # Kubernetes API client: TLS, HTTP/1.1 chunked watch streams

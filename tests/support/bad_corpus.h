@@ -59,7 +59,7 @@ inline std::vector<BadInput> committed_bad_inputs() {
 }
 
 // Too big to commit: a service of 100k backends, a file over the reader's
-// 64 MiB limit, and nesting far past yaml-cpp's depth guard (about 500 levels).
+// 64 MiB limit, and nesting far past the parser's depth guard (500 levels).
 inline std::vector<BadInput> generated_bad_inputs() {
   const std::string base = read_whole(corpus_dir() / "base" / "web.yaml");
   const std::string service = base.substr(0, base.find("---"));

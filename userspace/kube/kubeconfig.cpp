@@ -1,27 +1,29 @@
 #include "kube/kubeconfig.h"
 
+#include <fstream>
+#include <iterator>
 #include <stdexcept>
 
-#include <yaml-cpp/yaml.h>
+#include "manifests/yaml_tree.h"
 
 namespace socklb {
 namespace fs = std::filesystem;
 namespace {
 
-std::string text_or_empty(const YAML::Node& node, const char* key) {
-  const YAML::Node value = node[key];
-  return value && value.IsScalar() ? value.as<std::string>() : std::string();
+std::string text_or_empty(const YamlNode* node, const char* key) {
+  const YamlNode* value = node ? node->find(key) : nullptr;
+  return value && value->type == YamlNode::Type::Scalar ? value->scalar : std::string();
 }
 
 // The entry of `list` (clusters, users, contexts) called `name`, or throws.
-YAML::Node named(const YAML::Node& config, const char* list, const char* field, const std::string& name,
-                 const std::string& origin) {
-  const YAML::Node entries = config[list];
-  if (entries && entries.IsSequence())
-    for (const auto& entry : entries)
+const YamlNode* named(const YamlNode* config, const char* list, const char* field, const std::string& name,
+                      const std::string& origin) {
+  const YamlNode* entries = config->find(list);
+  if (entries && entries->type == YamlNode::Type::Sequence)
+    for (const YamlNode* entry : entries->children)
       if (text_or_empty(entry, "name") == name) {
-        YAML::Node inner = entry[field];
-        if (!inner || !inner.IsMap())
+        const YamlNode* inner = entry->find(field);
+        if (!inner || inner->type != YamlNode::Type::Map)
           throw std::runtime_error(origin + ": the " + std::string(field) + " \"" + name + "\" has no `" + field + ":` fields");
         return inner;
       }
@@ -80,26 +82,30 @@ std::string decode_base64(const std::string& text) {
 
 ApiAccess load_kubeconfig(const fs::path& file) {
   std::string origin = "kubeconfig " + file.string();
-  YAML::Node config;
-  try {
-    config = YAML::LoadFile(file.string());
-  } catch (const YAML::BadFile&) {
+  std::ifstream in(file, std::ios::binary);
+  std::string text;
+  if (in && !fs::is_directory(file)) text.assign(std::istreambuf_iterator<char>(in), {});
+  if (!in.is_open() || in.bad() || fs::is_directory(file))
     throw std::runtime_error("cannot read " + origin + ": does it exist, and is it readable?");
-  } catch (const YAML::Exception& e) {
-    throw std::runtime_error(origin + " is neither YAML nor JSON: " + e.msg + " (line " + std::to_string(e.mark.line + 1) + ")");
+  YamlDocumentPtr document;
+  try {
+    document = load_yaml_document(text);  // JSON is YAML too
+  } catch (const YamlSyntaxError& e) {
+    throw std::runtime_error(origin + " is neither YAML nor JSON: " + e.what() + " (line " + std::to_string(e.line() + 1) + ")");
   }
-  if (!config.IsMap()) throw std::runtime_error(origin + " is not a kubeconfig (expected a mapping with clusters, users and contexts)");
+  const YamlNode* config = document->root();
+  if (!config || config->type != YamlNode::Type::Map) throw std::runtime_error(origin + " is not a kubeconfig (expected a mapping with clusters, users and contexts)");
   std::string context_name = text_or_empty(config, "current-context");
   if (context_name.empty())
     throw std::runtime_error(origin + " has no current-context: set one with `kubectl config use-context NAME --kubeconfig " +
                              file.string() + "`");
   origin += " (context " + context_name + ")";
-  YAML::Node context = named(config, "contexts", "context", context_name, origin);
+  const YamlNode* context = named(config, "contexts", "context", context_name, origin);
   fs::path dir = file.parent_path();
 
   ApiAccess access;
   access.origin = origin;
-  YAML::Node cluster = named(config, "clusters", "cluster", text_or_empty(context, "cluster"), origin);
+  const YamlNode* cluster = named(config, "clusters", "cluster", text_or_empty(context, "cluster"), origin);
   access.server = checked_server_url(text_or_empty(cluster, "server"), origin);
   access.ca_file = relative_to(dir, text_or_empty(cluster, "certificate-authority"));
   try {
@@ -111,8 +117,8 @@ ApiAccess load_kubeconfig(const fs::path& file) {
 
   std::string user_name = text_or_empty(context, "user");
   if (!user_name.empty()) {
-    YAML::Node user = named(config, "users", "user", user_name, origin);
-    if (user["exec"] || user["auth-provider"])
+    const YamlNode* user = named(config, "users", "user", user_name, origin);
+    if (user->find("exec") || user->find("auth-provider"))
       throw std::runtime_error(origin + ": the user \"" + user_name +
                                "\" authenticates through an exec plugin or auth-provider, which socklb does not run; "
                                "give it a token, tokenFile or client certificate (e.g. a ServiceAccount token)");

@@ -3,7 +3,6 @@
 #include <sstream>
 #include <string_view>
 
-#include <yaml-cpp/depthguard.h>
 
 #include "manifests/parse_objects.h"
 

@@ -1,13 +1,12 @@
 #pragma once
-// One YAML document as a small tree, built from yaml-cpp's parse events.
-// YAML::Load's node graph (a shared_ptr and a std::set entry per node, all
-// freed again) was about half of a 10,000-service read; Field (yaml_field.h)
-// reads this tree instead.
+// One YAML document as a small tree, built from libyaml's parse events;
+// Field (yaml_field.h) reads this tree. (A generic node graph, yaml-cpp's
+// YAML::Load, cost a shared_ptr and a std::set entry per node.)
 //
 // Only what the manifest parsers ask: the kind of each node, a scalar's text
 // and whether it was written plain (unquoted, untagged: `80` is a number to
 // Kubernetes, `"80"` a string), and the line of each node. Aliases point at
-// their anchored node, as in yaml-cpp.
+// their anchored node.
 
 #include <deque>
 #include <memory>
