@@ -83,10 +83,9 @@ std::string decode_base64(const std::string& text) {
 ApiAccess load_kubeconfig(const fs::path& file) {
   std::string origin = "kubeconfig " + file.string();
   std::ifstream in(file, std::ios::binary);
-  std::string text;
-  if (in && !fs::is_directory(file)) text.assign(std::istreambuf_iterator<char>(in), {});
-  if (!in.is_open() || in.bad() || fs::is_directory(file))
+  if (!in || fs::is_directory(file))
     throw std::runtime_error("cannot read " + origin + ": does it exist, and is it readable?");
+  std::string text{std::istreambuf_iterator<char>(in), {}};
   YamlDocumentPtr document;
   try {
     document = load_yaml_document(text);  // JSON is YAML too

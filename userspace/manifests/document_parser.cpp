@@ -3,7 +3,6 @@
 #include <sstream>
 #include <string_view>
 
-
 #include "manifests/parse_objects.h"
 
 namespace socklb {
