@@ -79,8 +79,9 @@ class Agent {
   // `commit`: set when the datapath is staged (a layout migration) and the
   // maps are its new ones; run once, after the first sync that went through
   // and before that sync is logged, so a `sync` event always means served.
-  Agent(const AgentOptions& options, ObjectSource& source, MapStore& store, std::optional<FaultPoint> fault,
-        AgentMetrics& metrics, AgentHealth& health, std::function<void()> commit = {})
+  // `maps_empty`: the datapath created every map just now (Syncer::maps_created_empty).
+  Agent(const AgentOptions& options, ObjectSource& source, MapStore& store, bool maps_empty,
+        std::optional<FaultPoint> fault, AgentMetrics& metrics, AgentHealth& health, std::function<void()> commit = {})
       : options_(options),
         metrics_(metrics),
         health_(health),
@@ -88,8 +89,9 @@ class Agent {
         maps_(store),
         settings_(options.reconcile),
         observer_(fault ? pause_at(*fault, [this] { return number_; }) : ApplyObserver{}),
-        commit_(std::move(commit)) {
-    syncer_.emplace(maps_, settings_, observer_);
+        commit_(std::move(commit)),
+        maps_empty_(maps_empty) {
+    make_syncer();
     if (!options.hosts_file.empty()) hosts_.emplace(options.hosts_file, options.cluster_domain);
   }
 
@@ -100,7 +102,7 @@ class Agent {
     spdlog::info("this node's zone is now \"{}\" (label topology.kubernetes.io/zone of Node {})", zone,
                  settings_.node.node_name);
     settings_.node.zone = zone;
-    syncer_.emplace(maps_, settings_, observer_);
+    make_syncer();
     objects_.mark_all_dirty();
   }
 
@@ -136,6 +138,7 @@ class Agent {
     count(update.diagnostics, report);
     SyncResult r;
     try {
+      maps_empty_ = false;  // from this attempt on they may hold something (a failed one: the syncer reads them back)
       r = resync ? syncer_->resync(objects_) : syncer_->sync(objects_);
     } catch (const std::exception& e) {
       log_sync_failed(number_, "apply", failure(e), kRetryAfterFailure);
@@ -189,6 +192,11 @@ class Agent {
   }
 
  private:
+  void make_syncer() {
+    syncer_.emplace(maps_, settings_, observer_);
+    if (maps_empty_) syncer_->maps_created_empty();
+  }
+
   void status_failed(const char* stage, const std::string& message) {
     if (publish_status_)
       publish_status_({{"failing", true},
@@ -269,6 +277,7 @@ class Agent {
   ObjectStore objects_;  // every object the source reported, with what changed since the last sync
   std::optional<Syncer> syncer_;  // made anew when the settings change
   std::function<void()> commit_;
+  bool maps_empty_;  // until the first sync's attempt: the maps hold nothing
   std::function<void(const nlohmann::json&)> publish_status_;
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
@@ -319,6 +328,7 @@ int run_agent(const AgentOptions& options) {
   // The syncer carries the decoded kernel state from one sync to the next
   // and reads the maps back only at start and after a failed write.
   auto maps = datapath->maps();
+  bool datapath_was_new = datapath->maps_created_empty();
   // /metrics reads the counters at each scrape through descriptors of its
   // own (the HTTP threads never share the agent's descriptors or readers), of
   // the maps these programs count in: after a resize the new copies, while a
@@ -357,7 +367,7 @@ int run_agent(const AgentOptions& options) {
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
-  Agent agent(options, *source, *maps, fault, metrics, health, std::move(commit_after_first_sync));
+  Agent agent(options, *source, *maps, datapath_was_new, fault, metrics, health, std::move(commit_after_first_sync));
   nlohmann::json status = {
       {"pid", getpid()},
       {"started", now_rfc3339()},

@@ -48,6 +48,12 @@ SyncResult Syncer::resync(ObjectStore& objects) {
   return sync(objects);
 }
 
+void Syncer::maps_created_empty() {
+  if (!first_) throw std::logic_error("the maps were created empty, but this syncer has read them already");
+  known_.emplace();
+  first_ = false;
+}
+
 SyncResult Syncer::sync(ObjectStore& objects) {
   auto start = std::chrono::steady_clock::now();
   if (!known_) {

@@ -60,6 +60,11 @@ class Syncer {
   // number of entries removed.
   std::size_t expire_affinity(uint64_t now_ns);
 
+  // The maps were just created, so they hold nothing and no program run
+  // can hold an id of theirs: the first sync plans against an empty state
+  // instead of reading them back and waiting for readers. Only before it.
+  void maps_created_empty();
+
   // What the maps hold after the last sync that went through; null before
   // the first and after a failed write.
   const KernelState* served() const { return known_ ? &*known_ : nullptr; }

@@ -71,6 +71,10 @@ class Datapath {
   bool migrating() const { return migration_.has_value(); }
   const std::optional<LayoutMigration>& migration() const { return migration_; }
 
+  // Every map the programs use was created by this load (none adopted or
+  // copied from a pin): they hold nothing yet.
+  bool maps_created_empty() const { return report_.maps_adopted == 0 && resizes_.empty(); }
+
   // The maps the loaded programs use, for the agent to write.
   std::unique_ptr<PinnedMaps> maps() const;
 

@@ -109,28 +109,51 @@ void PinnedMaps::take(MapId map, UniqueFd fd, const std::string& where) {
 void PinnedMaps::update(MapId map, const MapEntries& entries) {
   if (entries.empty()) return;
   Packed packed = pack(map, entries);
-  __u32 count = static_cast<__u32>(entries.size());
+  write_batch(map, packed.keys.data(), packed.values.data(), entries.size());
+}
+
+void PinnedMaps::update_packed(MapId map, ByteView keys, ByteView values, std::size_t count) {
+  if (count == 0) return;
+  const auto& l = describe(map);
+  if (keys.size() != count * l.key_size || values.size() != count * l.value_size)
+    throw std::logic_error(map_label(map) + ": packed entries of the wrong size");
+  // a per-CPU value is written as one copy per CPU: packed anew
+  if (l.per_cpu) return update(map, unpack_entries(map, keys, values, count));
+  write_batch(map, keys.data(), values.data(), count);
+}
+
+void PinnedMaps::write_batch(MapId map, const void* keys, const void* values, std::size_t entries) {
+  __u32 count = static_cast<__u32>(entries);
   LIBBPF_OPTS(bpf_map_batch_opts, opts, .elem_flags = describe(map).locked ? BPF_F_LOCK : 0ull);
-  if (bpf_map_update_batch(fd(map), packed.keys.data(), packed.values.data(), &count, &opts) == 0) return;
+  if (bpf_map_update_batch(fd(map), keys, values, &count, &opts) == 0) return;
   int err = errno;
-  throw SystemError("writing " + std::to_string(entries.size()) + " entries to " + map_label(map) + " (" +
+  throw SystemError("writing " + std::to_string(entries) + " entries to " + map_label(map) + " (" +
                         std::to_string(count) + " written)",
                     err, err == E2BIG || err == ENOSPC || err == ENOMEM ? "the map is full: raise its --max-* setting" : "");
 }
 
 void PinnedMaps::remove(MapId map, const std::vector<Bytes>& keys) {
-  if (describe(map).kind == MapKind::Array) {
+  Bytes packed;
+  packed.reserve(keys.size() * describe(map).key_size);
+  for (const auto& key : keys) {
+    if (key.size() != describe(map).key_size) throw std::logic_error(map_label(map) + ": key of the wrong size");
+    packed.insert(packed.end(), key.begin(), key.end());
+  }
+  remove_packed(map, packed, keys.size());
+}
+
+void PinnedMaps::remove_packed(MapId map, ByteView keys, std::size_t count) {
+  const auto& l = describe(map);
+  if (keys.size() != count * l.key_size) throw std::logic_error(map_label(map) + ": packed keys of the wrong size");
+  if (l.kind == MapKind::Array) {
     // (on a per-CPU array, every CPU's copy)
     // an array entry cannot be deleted; zeros mark it free
-    MapEntries zeros;
-    zeros.reserve(keys.size());
-    for (const auto& key : keys) zeros.emplace_back(key, Bytes(describe(map).value_size, 0));
-    update(map, zeros);
+    update_packed(map, keys, Bytes(count * l.value_size, 0), count);
     return;
   }
-  for (const auto& key : keys) {
+  for (std::size_t i = 0; i < count; ++i) {
     // already gone is as good as deleted (a crashed sync, a manual bpftool delete)
-    if (bpf_map_delete_elem(fd(map), key.data()) != 0 && errno != ENOENT)
+    if (bpf_map_delete_elem(fd(map), keys.data() + i * l.key_size) != 0 && errno != ENOENT)
       throw SystemError("deleting from " + map_label(map), errno);
   }
 }

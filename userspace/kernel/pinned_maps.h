@@ -35,6 +35,8 @@ class PinnedMaps : public MapStore {
 
   void update(MapId map, const MapEntries& entries) override;
   void remove(MapId map, const std::vector<Bytes>& keys) override;
+  void update_packed(MapId map, ByteView keys, ByteView values, std::size_t count) override;
+  void remove_packed(MapId map, ByteView keys, std::size_t count) override;
   MapEntries dump(MapId map) const override;  // a per-CPU map's values summed over the CPUs
   MapEntries lookup(MapId map, const std::vector<Bytes>& keys) const override;  // one system call per key
   uint32_t capacity(MapId map) const override;
@@ -42,6 +44,8 @@ class PinnedMaps : public MapStore {
 
  private:
   int fd(MapId map) const { return fds_[static_cast<std::size_t>(map)].get(); }
+  // One bpf_map_update_batch of `count` packed entries (per-CPU values already copied per CPU).
+  void write_batch(MapId map, const void* keys, const void* values, std::size_t count);
   // Takes `fd` as map `map` after checking its key and value sizes.
   void take(MapId map, UniqueFd fd, const std::string& where);
 

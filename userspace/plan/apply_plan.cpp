@@ -7,26 +7,6 @@
 namespace socklb {
 namespace {
 
-MapEntries entries_of(const PlanStep& step) {
-  MapEntries out;
-  out.reserve(step.count);
-  for (std::size_t i = 0; i < step.count; ++i) {
-    ByteView key = step.key(i), value = step.value(i);
-    out.emplace_back(Bytes(key.begin(), key.end()), Bytes(value.begin(), value.end()));
-  }
-  return out;
-}
-
-std::vector<Bytes> keys_of(const PlanStep& step) {
-  std::vector<Bytes> out;
-  out.reserve(step.count);
-  for (std::size_t i = 0; i < step.count; ++i) {
-    ByteView key = step.key(i);
-    out.emplace_back(key.begin(), key.end());
-  }
-  return out;
-}
-
 void purge_affinity(const std::vector<uint32_t>& service_ids, MapStore& store) {
   if (service_ids.empty()) return;
   std::vector<Bytes> stale;
@@ -64,8 +44,8 @@ void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer
       const PlanStep& step = plan.steps[i];
       spdlog::debug("apply: {} {} entries {}", step.op == PlanOp::Write ? "writing" : "removing", step.count,
                     describe(step.map).name);
-      if (step.op == PlanOp::Write) store.update(step.map, entries_of(step));
-      else store.remove(step.map, keys_of(step));
+      if (step.op == PlanOp::Write) store.update_packed(step.map, step.keys, step.values, step.count);
+      else store.remove_packed(step.map, step.keys, step.count);
     }
   }
   purge_affinity(plan.purge_affinity, store);
