@@ -54,6 +54,22 @@ class MemoryMaps : public MapStore {
   void remove(MapId map, const std::vector<Bytes>& keys) override {
     for (const auto& key : keys) tables_[index(map)].erase(text(key));
   }
+  // A plan's steps come packed, as the kernel's batch calls take them.
+  void update_packed(MapId map, ByteView keys, ByteView values, std::size_t count) override {
+    const auto& l = describe(map);
+    auto& table = tables_[index(map)];
+    for (std::size_t i = 0; i < count; ++i) {
+      ByteView key = keys.subspan(i * l.key_size, l.key_size), value = values.subspan(i * l.value_size, l.value_size);
+      if (l.kind == MapKind::Array && std::all_of(value.begin(), value.end(), [](auto b) { return b == 0; }))
+        table.erase(text(key));
+      else
+        table.insert_or_assign(text(key), text(value));
+    }
+  }
+  void remove_packed(MapId map, ByteView keys, std::size_t count) override {
+    const auto& l = describe(map);
+    for (std::size_t i = 0; i < count; ++i) tables_[index(map)].erase(text(keys.subspan(i * l.key_size, l.key_size)));
+  }
   MapEntries dump(MapId map) const override {
     MapEntries out;
     for (const auto& [key, value] : tables_[index(map)])
@@ -65,7 +81,7 @@ class MemoryMaps : public MapStore {
 
  private:
   static std::size_t index(MapId map) { return static_cast<std::size_t>(map); }
-  static std::string text(const Bytes& bytes) { return std::string(bytes.begin(), bytes.end()); }
+  static std::string text(ByteView bytes) { return std::string(bytes.begin(), bytes.end()); }
   std::array<std::unordered_map<std::string, std::string>, kMaps.size()> tables_;
   std::array<uint32_t, kMaps.size()> capacity_{};
 };
@@ -125,6 +141,7 @@ int main(int argc, char** argv) {
   settings.node = {"node-a", ""};
   settings.service_cidrs = default_service_cidrs();
   Syncer syncer(maps, settings);
+  syncer.maps_created_empty();  // as the agent's first sync into maps it created
   ObjectStore store;
 
   std::size_t heap_before = mallinfo2().uordblks;

@@ -219,3 +219,45 @@ spec: {clusterIP: 10.96.0.20, sessionAffinity: ClientIP, sessionAffinityConfig: 
   CHECK(from_bytes<socklb_affinity_key>(left[0].first).netns_cookie == 1);
   CHECK(syncer.expire_affinity(now) == 0);
 }
+
+namespace {
+
+// Counts what the syncer reads back from the maps (not the fake store's
+// own reads while it writes: it notes what connects may hold).
+class CountingStore : public FakeMapStore {
+ public:
+  void update(MapId map, const MapEntries& entries) override {
+    writing_ = true;
+    FakeMapStore::update(map, entries);
+    writing_ = false;
+  }
+  MapEntries dump(MapId map) const override {
+    if (!writing_) ++dumps;
+    return FakeMapStore::dump(map);
+  }
+  mutable std::size_t dumps = 0;
+
+ private:
+  bool writing_ = false;
+};
+
+}  // namespace
+
+TEST_CASE("maps created empty: the first sync neither reads them back nor waits, and serves the same") {
+  const std::string text = kUser + kPayment + user_pod("u1", "10.244.0.1") + payment_slice("10.244.1.1");
+  CountingStore read_back, created;
+  Syncer(read_back, settings()).sync(manifests(text));
+  CHECK(read_back.dumps > 0);
+  CHECK(read_back.barriers() == 1);  // the start's wait for ids another agent freed
+
+  Syncer syncer(created, settings());
+  syncer.maps_created_empty();
+  SyncResult result = syncer.sync(manifests(text));
+  CHECK(created.dumps == 0);
+  CHECK(created.barriers() == 0);
+  CHECK(result.summary.added == 2);
+  CHECK(serving(created) == serving(read_back));
+  for (const auto& m : kMaps) CHECK(created.dump(m.id) == read_back.dump(m.id));
+  // only before the first sync: after it the maps hold something
+  CHECK_THROWS_AS(syncer.maps_created_empty(), std::logic_error);
+}
