@@ -9,6 +9,7 @@ packages=(
   clang-16          # BPF programs: clang 14 trips on kfunc prototypes with libbpf 1.1
   libbpf-dev bpftool libelf-dev zlib1g-dev
   libyaml-dev       # manifests and kubeconfig (libyaml's event parser)
+  libxxhash-dev     # hashes of manifest files and documents (XXH3)
   libspdlog-dev libfmt-dev   # logging
   nlohmann-json3-dev         # JSON output, and JSON from the Kubernetes API
   libcurl4-openssl-dev       # Kubernetes API client: TLS, HTTP/1.1 chunked watch streams

@@ -1,5 +1,6 @@
 // DocumentCache: parsing a file with it gives exactly what parsing it afresh
-// gives (objects, lines, diagnostics), across edits that move documents.
+// gives (objects, lines, diagnostics), across edits that move documents; an
+// unchanged document in its place is the very same objects.
 
 #include <doctest/doctest.h>
 
@@ -18,6 +19,16 @@ std::string service(const std::string& name, int port, const std::string& extra 
 
 const std::string kBrokenObject = "apiVersion: v1\nkind: Service\nmetadata: {name: bad}\nspec: {ports: [{port: 0}]}\n";
 const std::string kInvalidYaml = "apiVersion: v1\nkind: Service\nmetadata: {name: broken\n";
+
+ParsedFile flat(const ParsedDocuments& documents) {
+  ParsedFile out;
+  out.unreadable = documents.unreadable;
+  for (const auto& d : documents.documents) {
+    ManifestSet copy = *d;
+    out.objects.append(std::move(copy));
+  }
+  return out;
+}
 
 std::string summary(const ParsedFile& p) {
   std::string out = p.unreadable ? "unreadable\n" : "";
@@ -45,32 +56,39 @@ TEST_CASE("a cached parse equals a fresh parse, edit after edit") {
   DocumentCache cache;
   for (const auto& text : versions) {
     CAPTURE(text);
-    ParsedFile cached = parse_manifest_text(text, "m.yaml", cache);
+    ParsedFile cached = flat(parse_manifest_documents(text, "m.yaml", cache));
     ParsedFile fresh = parse_manifest_text(text, "m.yaml");
     CHECK(summary(cached) == summary(fresh));
-    // as the reader does: the result handed back, so the next parse takes
-    // its unchanged documents from it
-    cache.adopt(std::make_shared<const ManifestSet>(cached.objects));
   }
 }
 
-TEST_CASE("with the last result handed back, only changed documents are parsed") {
+TEST_CASE("only changed documents are parsed; unchanged ones in their place are the same objects") {
   DocumentCache cache;
   std::string two = service("a", 80) + "---\n" + service("b", 80);
-  auto first = parse_manifest_text(two, "m.yaml", cache);
+  auto first = parse_manifest_documents(two, "m.yaml", cache);
   CHECK(cache.parsed() == 2);
-  cache.adopt(std::make_shared<const ManifestSet>(first.objects));
-  parse_manifest_text(two, "m.yaml", cache);
+  REQUIRE(first.documents.size() == 2);
+  auto again = parse_manifest_documents(two, "m.yaml", cache);
   CHECK(cache.parsed() == 0);
-  // not handed back: everything again
-  parse_manifest_text(service("a", 80) + "---\n" + service("b", 81), "m.yaml", cache);
-  CHECK(cache.parsed() == 2);
+  CHECK(again.documents == first.documents);
+  // b changed (same number of lines): a is the same pointer, b a new one
+  auto edited = parse_manifest_documents(service("a", 80) + "---\n" + service("b", 81), "m.yaml", cache);
+  CHECK(cache.parsed() == 1);
+  REQUIRE(edited.documents.size() == 2);
+  CHECK(edited.documents[0] == first.documents[0]);
+  CHECK(edited.documents[1] != first.documents[1]);
+  // a line added above b: b is not parsed again, but its objects move (a copy)
+  auto moved = parse_manifest_documents(service("a", 80, "  namespace: default\n") + "---\n" + service("b", 81), "m.yaml",
+                                        cache);
+  CHECK(cache.parsed() == 1);
+  CHECK(moved.documents[1] != edited.documents[1]);
+  CHECK(moved.documents[1]->services.at(0).meta.where.line == edited.documents[1]->services.at(0).meta.where.line + 1);
 }
 
 TEST_CASE("the cache holds the documents of the last parse only") {
   DocumentCache cache;
-  parse_manifest_text(service("a", 80) + "---\n" + service("b", 80), "m.yaml", cache);
+  parse_manifest_documents(service("a", 80) + "---\n" + service("b", 80), "m.yaml", cache);
   CHECK(cache.size() == 2);
-  parse_manifest_text(service("c", 80), "m.yaml", cache);
+  parse_manifest_documents(service("c", 80), "m.yaml", cache);
   CHECK(cache.size() == 1);
 }

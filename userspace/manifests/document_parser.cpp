@@ -3,6 +3,7 @@
 #include <sstream>
 #include <string_view>
 
+#include "manifests/file_stamp.h"
 #include "manifests/parse_objects.h"
 
 namespace socklb {
@@ -184,99 +185,38 @@ ParsedFile parse_object_tree(const YamlNode& root, const std::string& origin) {
   return out;
 }
 
-namespace {
-
-template <typename T>
-void copy_range(const std::vector<T>& from, const std::size_t (&range)[2], std::vector<T>& into) {
-  into.insert(into.end(), from.begin() + static_cast<std::ptrdiff_t>(range[0]),
-              from.begin() + static_cast<std::ptrdiff_t>(range[1]));
-}
-
-// The objects of one document, from where they lie in `from`, into `into`,
-// moved `lines` further down the file.
-void copy_document(const ManifestSet& from, const DocumentCache::Range& r, int lines, ManifestSet& into) {
-  auto copy = [&](const auto& source, const std::size_t (&range)[2], auto& target) {
-    std::size_t first = target.size();
-    copy_range(source, range, target);
-    for (std::size_t i = first; i < target.size(); ++i) target[i].meta.where.line += lines;
-  };
-  copy(from.services, r.services, into.services);
-  copy(from.slices, r.slices, into.slices);
-  copy(from.endpoints, r.endpoints, into.endpoints);
-  copy(from.pods, r.pods, into.pods);
-  copy_range(from.broken, r.broken, into.broken);
-  std::size_t first = into.diagnostics.size();
-  copy_range(from.diagnostics, r.diagnostics, into.diagnostics);
-  for (std::size_t i = first; i < into.diagnostics.size(); ++i)
-    if (into.diagnostics[i].where.line > 0) into.diagnostics[i].where.line += lines;
-  for (const auto& [kind, n] : r.ignored_kinds) into.ignored_kinds[kind] += n;
-}
-
-// How many of each a set holds: where the next document's objects begin.
-struct Sizes {
-  std::size_t services, slices, endpoints, pods, broken, diagnostics;
-};
-
-Sizes sizes_of(const ManifestSet& set) {
-  return {set.services.size(), set.slices.size(), set.endpoints.size(),
-          set.pods.size(),     set.broken.size(), set.diagnostics.size()};
-}
-
-// Where one document's objects went: from `before` to the end of `into`.
-DocumentCache::Range range_since(const Sizes& before, const ManifestSet& into, int first_line, bool unreadable,
-                                 std::map<std::string, int> ignored_kinds) {
-  DocumentCache::Range r;
-  r.first_line = first_line;
-  r.unreadable = unreadable;
-  r.ignored_kinds = std::move(ignored_kinds);
-  auto mark = [](std::size_t (&range)[2], std::size_t from, std::size_t to) {
-    range[0] = from;
-    range[1] = to;
-  };
-  mark(r.services, before.services, into.services.size());
-  mark(r.slices, before.slices, into.slices.size());
-  mark(r.endpoints, before.endpoints, into.endpoints.size());
-  mark(r.pods, before.pods, into.pods.size());
-  mark(r.broken, before.broken, into.broken.size());
-  mark(r.diagnostics, before.diagnostics, into.diagnostics.size());
-  return r;
-}
-
-}  // namespace
-
-ParsedFile parse_manifest_text(const std::string& text, const std::string& file_name, DocumentCache& cache) {
-  ParsedFile out;
-  std::unordered_map<uint64_t, DocumentCache::Range> seen;
+ParsedDocuments parse_manifest_documents(const std::string& text, const std::string& file_name, DocumentCache& cache) {
+  ParsedDocuments out;
+  std::unordered_map<uint64_t, DocumentCache::Entry> seen;
   cache.parsed_ = 0;
   for (auto& doc : split_documents(text)) {
-    uint64_t key = std::hash<std::string>{}(doc.text);
-    Sizes before = sizes_of(out.objects);
-    DocumentCache::Range range;
-    if (auto again = seen.find(key); again != seen.end()) {
-      // the same text earlier in this file: copied through a temporary, as
-      // it is read from the set being appended to
-      ManifestSet objects;
-      copy_document(out.objects, again->second, doc.first_line - again->second.first_line, objects);
-      out.objects.append(std::move(objects));
-      range = range_since(before, out.objects, doc.first_line, again->second.unreadable, again->second.ignored_kinds);
-    } else if (auto cached = cache.by_text_.find(key); cached != cache.by_text_.end() && cache.result_) {
-      copy_document(*cache.result_, cached->second, doc.first_line - cached->second.first_line, out.objects);
-      range = range_since(before, out.objects, doc.first_line, cached->second.unreadable, cached->second.ignored_kinds);
+    uint64_t key = content_hash(doc.text);
+    DocumentCache::Entry entry;
+    auto earlier = seen.find(key);  // the same text earlier in this file
+    auto cached = cache.by_text_.find(key);
+    const DocumentCache::Entry* same = earlier != seen.end() ? &earlier->second
+                                       : cached != cache.by_text_.end() ? &cached->second
+                                                                         : nullptr;
+    if (same && same->first_line == doc.first_line) {
+      entry = *same;
+    } else if (same) {
+      // the same text at another line: the same objects, their lines moved
+      ManifestSet moved = *same->objects;
+      shift_lines(moved, doc.first_line - same->first_line);
+      entry = {std::make_shared<const ManifestSet>(std::move(moved)), doc.first_line, same->unreadable};
     } else {
       ParsedFile one;  // parsed as if the document began the file
       Classifier classifier(file_name, one);
       parse_document({std::move(doc.text), 1}, file_name, classifier);
       ++cache.parsed_;
       shift_lines(one.objects, doc.first_line - 1);
-      auto kinds = one.objects.ignored_kinds;
-      out.objects.append(std::move(one.objects));
-      range = range_since(before, out.objects, doc.first_line, one.unreadable, std::move(kinds));
+      entry = {std::make_shared<const ManifestSet>(std::move(one.objects)), doc.first_line, one.unreadable};
     }
-    out.unreadable = out.unreadable || range.unreadable;
-    seen.emplace(key, std::move(range));
+    out.unreadable = out.unreadable || entry.unreadable;
+    out.documents.push_back(entry.objects);
+    seen.emplace(key, std::move(entry));
   }
   cache.by_text_ = std::move(seen);
-  cache.result_.reset();  // until the reader hands this result back
   return out;
 }
 

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <unordered_map>
+#include <vector>
 
 #include "manifests/manifest_set.h"
 #include "manifests/yaml_tree.h"
@@ -26,37 +27,43 @@ ParsedFile parse_manifest_text(const std::string& text, const std::string& file_
 // messages ("api").
 ParsedFile parse_object_tree(const YamlNode& root, const std::string& origin);
 
+// One document's objects, as they stand in their file (lines counted from
+// the file's start), with its broken objects, messages and ignored kinds.
+// Shared: a file read again with this document unchanged, at the same line,
+// gets the same pointer, so what follows (the object store) can tell it
+// apart from a changed one without comparing anything.
+using DocumentObjects = std::shared_ptr<const ManifestSet>;
+
+// A file's documents, in file order.
+struct ParsedDocuments {
+  std::vector<DocumentObjects> documents;
+  // A document could not be parsed or classified: what it held is unknown.
+  bool unreadable = false;
+};
+
 // What each document of one file parsed to, by the document's text: a file
 // rewritten with one document changed (one EndpointSlice among a thousand)
-// parses that document only. It holds no objects of its own: a document is
-// remembered as where its objects lie in the file's last result, which the
-// reader hands back with adopt(), so a large tree is held once.
+// parses that document only, and the others are the very same objects.
 class DocumentCache {
  public:
   std::size_t size() const { return by_text_.size(); }
   std::size_t parsed() const { return parsed_; }  // documents the last parse had to parse
-  // The result of the last parse, as the reader keeps it; without it (or
-  // with nullptr, after a result the reader changed) the next parse parses
-  // every document.
-  void adopt(std::shared_ptr<const ManifestSet> result) { result_ = std::move(result); }
-
-  // Where one document's objects lie in a file's result.
-  struct Range {
-    int first_line = 1;
-    std::size_t services[2]{}, slices[2]{}, endpoints[2]{}, pods[2]{}, broken[2]{}, diagnostics[2]{};
-    std::map<std::string, int> ignored_kinds;
-    bool unreadable = false;
-  };
 
  private:
-  friend ParsedFile parse_manifest_text(const std::string&, const std::string&, DocumentCache&);
-  std::unordered_map<uint64_t, Range> by_text_;
-  std::shared_ptr<const ManifestSet> result_;
+  friend ParsedDocuments parse_manifest_documents(const std::string&, const std::string&, DocumentCache&);
+  struct Entry {
+    DocumentObjects objects;
+    int first_line = 1;  // where the document began: its objects' lines count from the file's start
+    bool unreadable = false;
+  };
+  std::unordered_map<uint64_t, Entry> by_text_;
   std::size_t parsed_ = 0;
 };
 
-// The same result as parse_manifest_text(text, file_name), reusing `cache`
-// for documents seen in the previous call, and refilling it.
-ParsedFile parse_manifest_text(const std::string& text, const std::string& file_name, DocumentCache& cache);
+// The documents of `text`, reusing `cache` for documents seen in the
+// previous call (same text; at another line, a copy with the lines moved),
+// and refilling it. Together they hold what parse_manifest_text(text,
+// file_name) gives.
+ParsedDocuments parse_manifest_documents(const std::string& text, const std::string& file_name, DocumentCache& cache);
 
 }  // namespace socklb

@@ -5,6 +5,8 @@
 
 #include <string_view>
 
+#include <xxhash.h>
+
 namespace socklb {
 
 std::optional<FileStamp> stamp_of(const std::filesystem::path& file) {
@@ -21,6 +23,6 @@ int64_t file_clock_now_ns() {
   return static_cast<int64_t>(t.tv_sec) * 1'000'000'000 + t.tv_nsec;
 }
 
-uint64_t content_hash(const std::string& text) { return std::hash<std::string_view>{}(text); }
+uint64_t content_hash(std::string_view text) { return XXH3_64bits(text.data(), text.size()); }
 
 }  // namespace socklb

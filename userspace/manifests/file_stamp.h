@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <optional>
+#include <string_view>
 #include <string>
 
 namespace socklb {
@@ -31,6 +32,9 @@ int64_t file_clock_now_ns();
 // "racily clean" entries. Such a file is re-read and compared by content.
 inline constexpr int64_t kRacyWindowNs = 2'000'000'000;
 
-uint64_t content_hash(const std::string& text);
+// Of a file's text and of each document's: XXH3, as the whole text of every
+// changed file is hashed at each read (a tenth of a change's CPU with
+// std::hash, measured).
+uint64_t content_hash(std::string_view text);
 
 }  // namespace socklb

@@ -26,25 +26,31 @@ void add_missing(std::vector<Object>& into, const std::vector<Object>& previous,
     if (present.insert({object.meta.kind, object.meta.ns, object.meta.name}).second) into.push_back(object);
 }
 
-// A file with an unreadable part: keep what reads now, and take from its last
-// good version every object that is not among them.
-void fill_from_previous(ManifestSet& now, const ManifestSet& previous) {
+// A file with an unreadable part: what reads now stands, and every object of
+// its last good version that is not among it is kept (returned).
+ManifestSet kept_from_previous(const std::vector<DocumentObjects>& now, const ManifestReader::FileContent& previous) {
   std::set<Identity> present;
   auto note = [&](const auto& objects) {
     for (const auto& o : objects) present.insert({o.meta.kind, o.meta.ns, o.meta.name});
   };
-  note(now.services);
-  note(now.slices);
-  note(now.endpoints);
-  note(now.pods);
-  for (const auto& b : now.broken) present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")});
-  add_missing(now.services, previous.services, present);
-  add_missing(now.slices, previous.slices, present);
-  add_missing(now.endpoints, previous.endpoints, present);
-  add_missing(now.pods, previous.pods, present);
-  // what was broken then may be what cannot be read now: it still holds its services
-  for (const auto& b : previous.broken)
-    if (present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")}).second) now.broken.push_back(b);
+  for (const auto& part : now) {
+    note(part->services);
+    note(part->slices);
+    note(part->endpoints);
+    note(part->pods);
+    for (const auto& b : part->broken) present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")});
+  }
+  ManifestSet kept;
+  for (const auto& part : previous.parts) {
+    add_missing(kept.services, part->services, present);
+    add_missing(kept.slices, part->slices, present);
+    add_missing(kept.endpoints, part->endpoints, present);
+    add_missing(kept.pods, part->pods, present);
+    // what was broken then may be what cannot be read now: it still holds its services
+    for (const auto& b : part->broken)
+      if (present.insert({b.kind, b.ns.value_or(""), b.name.value_or("")}).second) kept.broken.push_back(b);
+  }
+  return kept;
 }
 
 // Parsing is the bulk of a first read, and files parse independently: one
@@ -99,9 +105,17 @@ struct ManifestReader::Job {
   std::optional<uint64_t> content;
   bool same_content = false;  // the text hashes as the cached one: no parse needed
   DocumentCache* documents = nullptr;  // this file's, touched by this job only
-  ParsedFile parsed;
+  ParsedDocuments parsed;
   std::exception_ptr failure;  // anything but a parse problem (those are diagnostics)
 };
+
+// A file that cannot be read at all: one part, its message.
+void ManifestReader::unreadable(Job& job, const std::string& message) {
+  ManifestSet part;
+  part.diagnostics.push_back({Diagnostic::Severity::Error, {job.file, 0}, "", "", message});
+  job.parsed.documents = {std::make_shared<const ManifestSet>(std::move(part))};
+  job.parsed.unreadable = true;
+}
 
 bool ManifestReader::still_valid(const Cached& cached, const std::optional<FileStamp>& stamp) const {
   if (!stamp || !cached.stamp || !(*cached.stamp == *stamp)) return false;
@@ -112,18 +126,10 @@ bool ManifestReader::still_valid(const Cached& cached, const std::optional<FileS
 void ManifestReader::load(Job& job) const {
   const std::string& file = job.file;
   std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    job.parsed.unreadable = true;
-    job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "", "cannot read the file"});
-    return;
-  }
-  if (job.stamp && static_cast<std::uintmax_t>(job.stamp->size) > limits_.max_file_bytes) {
-    job.parsed.unreadable = true;
-    job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "",
-                                              "file is " + std::to_string(job.stamp->size) + " bytes, over the limit of " +
-                                                  std::to_string(limits_.max_file_bytes) + ": split it"});
-    return;
-  }
+  if (!in) return unreadable(job, "cannot read the file");
+  if (job.stamp && static_cast<std::uintmax_t>(job.stamp->size) > limits_.max_file_bytes)
+    return unreadable(job, "file is " + std::to_string(job.stamp->size) + " bytes, over the limit of " +
+                               std::to_string(limits_.max_file_bytes) + ": split it");
   // in blocks, not character by character: a change rereads its whole file
   std::string text;
   if (job.stamp) text.reserve(static_cast<std::size_t>(job.stamp->size));
@@ -132,43 +138,49 @@ void ManifestReader::load(Job& job) const {
     text.append(block, static_cast<std::size_t>(in.gcount()));
     if (text.size() > limits_.max_file_bytes) break;  // grew since the stat: refused below
   }
-  if (text.size() > limits_.max_file_bytes) {  // grew since the stat
-    job.parsed.unreadable = true;
-    job.parsed.objects.diagnostics.push_back({Diagnostic::Severity::Error, {file, 0}, "", "",
-                                              "file is over the limit of " + std::to_string(limits_.max_file_bytes) +
-                                                  " bytes: split it"});
-    return;
-  }
+  if (text.size() > limits_.max_file_bytes)  // grew since the stat
+    return unreadable(job, "file is over the limit of " + std::to_string(limits_.max_file_bytes) + " bytes: split it");
   job.content = content_hash(text);
   auto cached = cache_.find(file);
   if (cached != cache_.end() && cached->second.content == job.content) {
     job.same_content = true;
     return;
   }
-  job.parsed = parse_manifest_text(text, file, *job.documents);
+  job.parsed = parse_manifest_documents(text, file, *job.documents);
 }
 
-ManifestReader::SharedSet ManifestReader::settle(const std::string& file, ParsedFile&& parsed) {
-  parsed.objects.files = 1;
-  auto previous = last_good_.find(file);
-  if (!parsed.unreadable) {
-    // the last good version and the cached result are one object: a large
-    // tree is held once, not twice
-    auto good = std::make_shared<const ManifestSet>(std::move(parsed.objects));
-    last_good_[file] = good;
-    documents_[file].adopt(good);  // its documents are found in it next time
-    return good;
-  } else if (previous != last_good_.end()) {
-    fill_from_previous(parsed.objects, *previous->second);
-    parsed.objects.diagnostics.push_back({Diagnostic::Severity::Warning, {file, 0}, "", "",
-                                          "keeping the objects of its last readable version"});
-  } else {
-    parsed.objects.hold_everything = true;
-    parsed.objects.diagnostics.push_back(
-        {Diagnostic::Severity::Warning, {file, 0}, "", "",
-         "its content is unknown: no service is removed until it reads cleanly"});
+ManifestSet ManifestReader::FileContent::flatten() const {
+  ManifestSet all;
+  for (const auto& part : parts) {
+    ManifestSet copy = *part;
+    all.append(std::move(copy));
   }
-  return std::make_shared<const ManifestSet>(std::move(parsed.objects));
+  all.files = 1;
+  all.hold_everything = all.hold_everything || hold_everything;
+  return all;
+}
+
+ManifestReader::SharedSet ManifestReader::settle(const std::string& file, ParsedDocuments&& parsed) {
+  auto previous = last_good_.find(file);
+  FileContent content{std::move(parsed.documents), false};
+  if (!parsed.unreadable) {
+    auto good = std::make_shared<const FileContent>(std::move(content));
+    last_good_[file] = good;
+    return good;
+  }
+  ManifestSet own;  // the file's own part: what is kept, and why
+  if (previous != last_good_.end()) {
+    own = kept_from_previous(content.parts, *previous->second);
+    own.diagnostics.push_back({Diagnostic::Severity::Warning, {file, 0}, "", "",
+                               "keeping the objects of its last readable version"});
+  } else {
+    content.hold_everything = true;
+    own.hold_everything = true;
+    own.diagnostics.push_back({Diagnostic::Severity::Warning, {file, 0}, "", "",
+                               "its content is unknown: no service is removed until it reads cleanly"});
+  }
+  content.parts.push_back(std::make_shared<const ManifestSet>(std::move(own)));
+  return std::make_shared<const FileContent>(std::move(content));
 }
 
 std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader::read_files(const fs::path& root) {
@@ -220,10 +232,7 @@ std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader:
 
 ManifestSet ManifestReader::read(const fs::path& root) {
   ManifestSet all;
-  for (auto& [file, objects] : read_files(root)) {
-    ManifestSet copy = *objects;
-    all.append(std::move(copy));
-  }
+  for (auto& [file, objects] : read_files(root)) all.append(objects->flatten());
   return all;
 }
 

@@ -33,9 +33,17 @@ class ManifestReader {
  public:
   explicit ManifestReader(ReaderLimits limits = {}) : limits_(limits) {}
 
-  // What one file holds: its valid and broken objects and its diagnostics.
-  // The same pointer as last time when the file did not change.
-  using FileObjects = std::shared_ptr<const ManifestSet>;
+  // What one file holds: its valid and broken objects and its diagnostics,
+  // document by document (a document unchanged since the last read is the
+  // same pointer as then). When the file did not read cleanly, a last part
+  // holds what is kept of its last readable version and the file's own
+  // messages. The same pointer as last time when the file did not change.
+  struct FileContent {
+    std::vector<DocumentObjects> parts;
+    bool hold_everything = false;  // its content is unknown: no service may be removed
+    ManifestSet flatten() const;   // every part in one set (a copy), as one file
+  };
+  using FileObjects = std::shared_ptr<const FileContent>;
 
   // Throws std::runtime_error when root does not exist or cannot be listed.
   ManifestSet read(const std::filesystem::path& root);
@@ -61,8 +69,9 @@ class ManifestReader {
   struct Job;
 
   bool still_valid(const Cached& cached, const std::optional<FileStamp>& stamp) const;
-  void load(Job& job) const;  // reads and parses one file; runs on a worker thread
-  SharedSet settle(const std::string& file, ParsedFile&& parsed);  // applies the last-good fallback
+  void load(Job& job) const;
+  static void unreadable(Job& job, const std::string& message);  // reads and parses one file; runs on a worker thread
+  SharedSet settle(const std::string& file, ParsedDocuments&& parsed);  // applies the last-good fallback
 
   ReaderLimits limits_;
   std::map<std::string, SharedSet> last_good_;    // file -> its objects (valid and broken) when it last read

@@ -1,15 +1,17 @@
 #include "sources/manifest_source.h"
 
-#include <unordered_map>
+#include <algorithm>
+#include <unordered_set>
 
 #include "manifests/file_stamp.h"
 
 namespace socklb {
 namespace {
 
-// One file's objects by id. The pointers share the file's ManifestSet (the
-// aliasing constructor): no object is copied, and a file's objects are
-// freed when the last of them is replaced.
+// One file's objects by id. The pointers share their document's objects
+// (the aliasing constructor): no object is copied, an unchanged document's
+// objects are the same pointers read after read, and a document's objects
+// are freed when the last of them is replaced.
 using ById = std::map<ObjectId, ObjectPtr>;
 
 struct Indexed {
@@ -19,9 +21,9 @@ struct Indexed {
 };
 
 template <typename T>
-void index_all(const std::shared_ptr<const ManifestSet>& set, const std::vector<T>& list, Indexed& out) {
+void index_all(const DocumentObjects& part, const std::vector<T>& list, Indexed& out) {
   for (const T& object : list) {
-    ObjectPtr ptr = std::shared_ptr<const T>(set, &object);
+    ObjectPtr ptr = std::shared_ptr<const T>(part, &object);
     auto [it, fresh] = out.objects.emplace(id_of(ptr), ptr);
     if (fresh) continue;
     // One file defines it twice: which one is meant is unknown, so the
@@ -35,14 +37,22 @@ void index_all(const std::shared_ptr<const ManifestSet>& set, const std::vector<
   }
 }
 
-Indexed index(const std::shared_ptr<const ManifestSet>& set) {
+void index_part(const DocumentObjects& part, Indexed& out) {
+  index_all(part, part->services, out);
+  index_all(part, part->slices, out);
+  index_all(part, part->endpoints, out);
+  index_all(part, part->pods, out);
+}
+
+Indexed index(const std::vector<DocumentObjects>& parts) {
   Indexed out;
-  if (!set) return out;
-  index_all(set, set->services, out);
-  index_all(set, set->slices, out);
-  index_all(set, set->endpoints, out);
-  index_all(set, set->pods, out);
+  for (const auto& part : parts) index_part(part, out);
   return out;
+}
+
+const std::vector<DocumentObjects>& parts_of(const ManifestReader::FileObjects& file) {
+  static const std::vector<DocumentObjects> none;
+  return file ? file->parts : none;
 }
 
 }  // namespace
@@ -58,18 +68,21 @@ SourceUpdate ManifestSource::read() {
     hold = hold || objects->hold_everything;
     auto before = files_.find(name);
     File file{before != files_.end() ? before->second.origin : next_origin_++, objects};
-    if (before == files_.end()) diff(file, nullptr, out);
-    else if (before->second.objects != objects) {
-      diff(file, before->second.objects, out);
+    if (before == files_.end()) {
+      file.duplicates = diff(file, nullptr, false, out);
+    } else if (before->second.objects != objects) {
+      file.duplicates = diff(file, before->second.objects, before->second.duplicates, out);
       if (auto stamp = stamp_of(name))
         out.change_triggers.push_back(std::chrono::system_clock::time_point(
             std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(stamp->mtime_ns))));
+    } else {
+      file.duplicates = before->second.duplicates;
     }
     now.emplace(name, std::move(file));
   }
   for (const auto& [name, gone] : files_) {
     if (now.count(name)) continue;
-    diff({gone.origin, nullptr}, gone.objects, out);
+    diff({gone.origin, nullptr, false}, gone.objects, gone.duplicates, out);
   }
   files_ = std::move(now);
   if (hold != held_everything_) out.hold_everything = hold;  // said when it changes only
@@ -77,26 +90,53 @@ SourceUpdate ManifestSource::read() {
   return out;
 }
 
-void ManifestSource::diff(const File& file, const ManifestReader::FileObjects& before, SourceUpdate& out) const {
-  Indexed old_objects = index(before);
-  Indexed new_objects = index(file.objects);
-  for (const auto& [id, object] : new_objects.objects) {
-    auto old = old_objects.objects.find(id);
+bool ManifestSource::diff(const File& file, const ManifestReader::FileObjects& before, bool before_duplicates,
+                          SourceUpdate& out) const {
+  const auto& old_parts = parts_of(before);
+  const auto& new_parts = parts_of(file.objects);
+  // The documents that changed: those of one read that the other does not
+  // have (an unchanged document is the same pointer in both).
+  std::unordered_set<const ManifestSet*> in_old, in_new;
+  for (const auto& p : old_parts) in_old.insert(p.get());
+  for (const auto& p : new_parts) in_new.insert(p.get());
+  std::vector<DocumentObjects> removed, added;
+  for (const auto& p : old_parts)
+    if (!in_new.count(p.get())) removed.push_back(p);
+  for (const auto& p : new_parts)
+    if (!in_old.count(p.get())) added.push_back(p);
+
+  Indexed gone = index(removed);
+  Indexed came = index(added);
+  // Only the changed documents are compared when that cannot hide an id
+  // defined twice: the file had none, and every id the new documents define
+  // was defined by the documents they replace (so by no unchanged one).
+  bool only_changed = before && !before_duplicates && gone.duplicates.empty() && came.duplicates.empty() &&
+                      std::all_of(came.objects.begin(), came.objects.end(),
+                                  [&](const auto& entry) { return gone.objects.count(entry.first) > 0; });
+  Indexed whole;
+  if (!only_changed) {
+    gone = index(old_parts);
+    whole = index(new_parts);
+  }
+  const Indexed& now = only_changed ? came : whole;
+  for (const auto& [id, object] : now.objects) {
+    auto old = gone.objects.find(id);
     // the same content is reported too: the store takes the new version's
     // place in the file (for messages) without reconciling anything
-    if (old == old_objects.objects.end() || old->second != object)
+    if (old == gone.objects.end() || old->second != object)
       out.events.push_back({ObjectEvent::Type::Upsert, file.origin, id, object});
   }
-  for (const auto& [id, _] : old_objects.objects)
-    if (!new_objects.objects.count(id)) out.events.push_back({ObjectEvent::Type::Delete, file.origin, id, {}});
+  for (const auto& [id, _] : gone.objects)
+    if (!now.objects.count(id)) out.events.push_back({ObjectEvent::Type::Delete, file.origin, id, {}});
 
-  std::vector<BrokenObject> broken = file.objects ? file.objects->broken : std::vector<BrokenObject>{};
-  broken.insert(broken.end(), new_objects.duplicates.begin(), new_objects.duplicates.end());
+  std::vector<BrokenObject> broken;
+  for (const auto& part : new_parts) broken.insert(broken.end(), part->broken.begin(), part->broken.end());
+  broken.insert(broken.end(), now.duplicates.begin(), now.duplicates.end());
   out.broken.emplace_back(file.origin, std::move(broken));
-  if (file.objects) {
-    out.diagnostics.insert(out.diagnostics.end(), file.objects->diagnostics.begin(), file.objects->diagnostics.end());
-    out.diagnostics.insert(out.diagnostics.end(), new_objects.diagnostics.begin(), new_objects.diagnostics.end());
-  }
+  for (const auto& part : new_parts)
+    out.diagnostics.insert(out.diagnostics.end(), part->diagnostics.begin(), part->diagnostics.end());
+  out.diagnostics.insert(out.diagnostics.end(), now.diagnostics.begin(), now.diagnostics.end());
+  return !now.duplicates.empty();
 }
 
 }  // namespace socklb

@@ -2,7 +2,8 @@
 // The manifest files as a source of object events: each read reports what
 // changed since the previous one, file by file, as upserts and deletes. A
 // file that did not change costs a stat; one that did costs its changed
-// documents' parse and a comparison of its objects.
+// documents' parse and the events of their objects: its other documents are
+// the same objects as before and are not looked at.
 
 #include <filesystem>
 #include <map>
@@ -29,9 +30,13 @@ class ManifestSource : public ObjectSource {
   struct File {
     Origin origin;
     ManifestReader::FileObjects objects;
+    bool duplicates = false;  // it defines an id twice
   };
 
-  void diff(const File& file, const ManifestReader::FileObjects& before, SourceUpdate& out) const;
+  // The events that take the store from `before` to `file`; returns whether
+  // `file` defines an id twice. `before_duplicates`: whether `before` did.
+  bool diff(const File& file, const ManifestReader::FileObjects& before, bool before_duplicates,
+            SourceUpdate& out) const;
 
   std::filesystem::path root_;
   ManifestReader reader_;
