@@ -1,6 +1,6 @@
 #include "manifests/document_parser.h"
 
-#include <sstream>
+#include <algorithm>
 #include <string_view>
 
 #include "manifests/file_stamp.h"
@@ -10,29 +10,64 @@ namespace socklb {
 namespace {
 
 struct Document {
-  std::string text;
-  int first_line = 1;  // 1-based line of the document's first line in its file
+  std::string_view text;  // into the file's text, or into `rewritten`
+  int first_line = 1;     // 1-based line of the document's first line in its file
+  std::string rewritten;  // when its text could not be used as it stands
 };
 
+bool is_marker(std::string_view line) {
+  return line.substr(0, 3) == "---" && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
+}
+
+bool is_end(std::string_view line) { return line == "..." || line == "...\r"; }
+
 // Splits at "---" lines. A marker at column 0 always ends a document in
-// YAML (block scalars are indented), so a line scan is exact enough.
+// YAML (block scalars are indented), so a line scan is exact enough. A
+// document is a view of the file's text (a bare "---" line starts it, as
+// YAML reads it), unless its marker line carries content or it has "..."
+// lines: then a copy in which the marker is blanked (columns intact) and
+// "..." lines are empty, so line numbers stay the file's.
 std::vector<Document> split_documents(const std::string& text) {
-  std::vector<Document> docs(1);
+  struct Region {
+    std::size_t begin, end;
+    int first_line;
+    bool rewrite;
+  };
+  std::vector<Region> regions{{0, 0, 1, false}};
   int number = 0;
   for (std::size_t pos = 0; pos < text.size();) {
-    std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
+    std::size_t end = std::min(text.find('\n', pos), text.size());
     std::string_view line(text.data() + pos, end - pos);
-    pos = end + 1;
     ++number;
-    bool marker = line.substr(0, 3) == "---" && (line.size() == 3 || line[3] == ' ' || line[3] == '\t' || line[3] == '\r');
-    if (marker) {
-      docs.push_back({"", number});
-      docs.back().text.append("   ").append(line.substr(3));  // keep content after the marker, columns intact
-    } else if (line != "..." && line != "...\r") {
-      docs.back().text.append(line);
+    if (is_marker(line)) {
+      regions.back().end = pos;
+      regions.push_back({pos, 0, number, line != "---"});
+    } else if (is_end(line)) {
+      regions.back().rewrite = true;
     }
-    docs.back().text.push_back('\n');
+    pos = end + 1;
+  }
+  regions.back().end = text.size();
+
+  std::vector<Document> docs(regions.size());
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    const Region& r = regions[i];
+    Document& doc = docs[i];
+    doc.first_line = r.first_line;
+    std::string_view region(text.data() + r.begin, r.end - r.begin);
+    if (!r.rewrite) {
+      doc.text = region;
+      continue;
+    }
+    for (std::size_t pos = 0; pos < region.size();) {
+      std::size_t end = std::min(region.find('\n', pos), region.size());
+      std::string_view line = region.substr(pos, end - pos);
+      if (pos == 0 && is_marker(line)) doc.rewritten.append("   ").append(line.substr(3));  // content after the marker
+      else if (!is_end(line)) doc.rewritten.append(line);
+      doc.rewritten.push_back('\n');
+      pos = end + 1;
+    }
+    doc.text = doc.rewritten;  // docs is not resized from here on
   }
   return docs;
 }
@@ -207,7 +242,7 @@ ParsedDocuments parse_manifest_documents(const std::string& text, const std::str
     } else {
       ParsedFile one;  // parsed as if the document began the file
       Classifier classifier(file_name, one);
-      parse_document({std::move(doc.text), 1}, file_name, classifier);
+      parse_document({doc.text, 1, {}}, file_name, classifier);
       ++cache.parsed_;
       shift_lines(one.objects, doc.first_line - 1);
       entry = {std::make_shared<const ManifestSet>(std::move(one.objects)), doc.first_line, one.unreadable};
