@@ -96,3 +96,29 @@ TEST_CASE("a file over the size limit is refused, and read once it fits") {
   set = reader.read(dir.path());
   CHECK(set.services.size() == 1);
 }
+
+TEST_CASE("told what changed (inotify), the reader reads those files and trusts the others' stamps, however recent") {
+  TempDir dir;
+  for (int i = 0; i < 3; ++i) dir.write(file_name(i), service("s" + std::to_string(i), 80));
+  ManifestReader reader;
+  ManifestReader::ChangedFiles all{true, {}}, none;
+  REQUIRE(reader.read_files(dir.path(), &all).size() == 3);
+  CHECK(reader.last_work().read == 3);
+
+  // written just now, but no watcher saw a change: not read again
+  reader.read_files(dir.path(), &none);
+  CHECK(reader.last_work().read == 0);
+  CHECK(reader.last_work().reused == 3);
+  // without a watcher, a write this recent may hide another: read again
+  reader.read_files(dir.path());
+  CHECK(reader.last_work().read == 3);
+  CHECK(reader.last_work().parsed == 0);
+
+  // same size, in place, within the same clock tick: the watcher names it
+  dir.write(file_name(1), service("s1", 81));
+  ManifestReader::ChangedFiles one{false, {(dir.path() / file_name(1)).lexically_normal().string()}};
+  auto files = reader.read_files(dir.path(), &one);
+  CHECK(reader.last_work().read == 1);
+  CHECK(reader.last_work().parsed == 1);
+  CHECK(port_of(files.at(1).second->flatten(), "s1") == 81);
+}

@@ -310,6 +310,7 @@ int run_agent(const AgentOptions& options) {
   // fail fast on a wrong path or credentials, before touching the kernel
   std::unique_ptr<ObjectSource> source;
   KubeSource* kube = nullptr;
+  ManifestSource* manifests = nullptr;  // told by the watch what changed
   if (options.api) {
     if (options.api->insecure)
       spdlog::warn("{} skips TLS verification (insecure-skip-tls-verify): anyone between this node and {} can feed "
@@ -320,7 +321,9 @@ int run_agent(const AgentOptions& options) {
     source = std::move(k);
   } else {
     list_manifest_files(options.manifests);
-    source = std::make_unique<ManifestSource>(options.manifests);
+    auto m = std::make_unique<ManifestSource>(options.manifests);
+    manifests = m.get();
+    source = std::move(m);
   }
   prepare_bpffs_dir(options.bpffs_dir);
 
@@ -409,6 +412,8 @@ int run_agent(const AgentOptions& options) {
     if (!kube && !watch) {
       try {
         watch.emplace(options.manifests);
+        // what changed before the watch existed is unknown
+        manifests->changed({.all = true});
       } catch (const std::exception& e) {
         spdlog::warn("cannot watch {}: {}; retrying", options.manifests.string(), e.what());
       }
@@ -422,6 +427,7 @@ int run_agent(const AgentOptions& options) {
     auto now = std::chrono::steady_clock::now();
     bool started = !kube || kube->listed();
     if (!pending && started && now >= resync_at) {
+      if (manifests) manifests->changed({.all = true});  // the safety net trusts no stamp
       pending = !agent.sync(true);
       if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
       resync_at = std::chrono::steady_clock::now() + options.full_resync;
@@ -450,7 +456,13 @@ int run_agent(const AgentOptions& options) {
       // Files are read when complete (IN_CLOSE_WRITE, IN_MOVED_TO); the API's
       // news is read by the sync itself (which clears the fd).
       auto noticed = std::chrono::steady_clock::now();
-      if (kube || watch->drain()) {
+      bool relevant = kube != nullptr;
+      if (!kube) {
+        ManifestWatch::Changes changes = watch->drain();
+        manifests->changed(changes.files);
+        relevant = changes.relevant;
+      }
+      if (relevant) {
         agent.changed(noticed);
         pending = true;
         retry_at = noticed;

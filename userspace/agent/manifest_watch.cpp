@@ -53,9 +53,9 @@ bool ManifestWatch::is_symlink(int wd, const std::string& name) const {
   return dir != dirs_.end() && fs::is_symlink(dir->second / name, ec);
 }
 
-bool ManifestWatch::drain() {
+ManifestWatch::Changes ManifestWatch::drain() {
   alignas(inotify_event) char buf[64 * 1024];
-  bool relevant = false;
+  Changes out;
   for (;;) {
     ssize_t n = read(fd_.get(), buf, sizeof(buf));
     if (n <= 0) break;
@@ -68,20 +68,34 @@ bool ManifestWatch::drain() {
       bool file_created = (event->mask & IN_CREATE) && !(event->mask & IN_ISDIR);
       if (file_created && !is_symlink(event->wd, name)) continue;
       if (root_is_file_) {
-        relevant |= name == root_.filename().string();
-      } else {
-        relevant |= (event->mask & (IN_ISDIR | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW)) || concerns_manifest(name);
+        bool ours = name == root_.filename().string();
+        out.relevant |= ours;
+        out.files.all |= ours;
+        continue;
+      }
+      auto dir = dirs_.find(event->wd);
+      if ((event->mask & (IN_ISDIR | IN_DELETE_SELF | IN_MOVE_SELF | IN_Q_OVERFLOW)) || dir == dirs_.end()) {
+        out.relevant = true;
+        out.files.all = true;
+      } else if (concerns_manifest(name)) {
+        out.relevant = true;
+        out.files.files.insert((dir->second / name).lexically_normal().string());
+      } else if (event->mask & (IN_MOVED_TO | IN_CREATE)) {
+        // a symlink put in place (a kubectl-style swap of ..data): the
+        // manifests seen through it may all have changed
+        out.files.all = true;
       }
     }
   }
-  if (relevant && !root_is_file_) {
+  if (out.files.all) out.files.files.clear();
+  if (out.relevant && !root_is_file_) {
     try {
       watch_tree();
     } catch (const SystemError&) {
       // the tree is gone; the next read reports it and the agent retries
     }
   }
-  return relevant;
+  return out;
 }
 
 }  // namespace socklb

@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "manifests/manifest_reader.h"
 #include "sys/unique_fd.h"
 
 namespace socklb {
@@ -14,9 +15,13 @@ class ManifestWatch {
   explicit ManifestWatch(std::filesystem::path root);
 
   int fd() const { return fd_.get(); }
-  // Reads the pending events; true if one concerns a manifest. Watches new
-  // subdirectories as they appear.
-  bool drain();
+
+  struct Changes {
+    bool relevant = false;  // a manifest may have changed: worth a sync
+    ManifestReader::ChangedFiles files;  // which (for ManifestSource::changed)
+  };
+  // Reads the pending events. Watches new subdirectories as they appear.
+  Changes drain();
 
  private:
   void watch_tree();

@@ -183,7 +183,14 @@ ManifestReader::SharedSet ManifestReader::settle(const std::string& file, Parsed
   return std::make_shared<const FileContent>(std::move(content));
 }
 
-std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader::read_files(const fs::path& root) {
+void ManifestReader::ChangedFiles::add(const ChangedFiles& more) {
+  all = all || more.all;
+  if (!all) files.insert(more.files.begin(), more.files.end());
+  else files.clear();
+}
+
+std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader::read_files(const fs::path& root,
+                                                                                            const ChangedFiles* changed) {
   std::vector<fs::path> files = list_manifest_files(root);
   std::vector<Job> jobs;
   work_ = {};
@@ -192,7 +199,12 @@ std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader:
     int64_t now = file_clock_now_ns();  // before the stat: a write after it is racy next time
     auto stamp = stamp_of(path);
     auto cached = cache_.find(file);
-    if (cached != cache_.end() && still_valid(cached->second, stamp)) continue;
+    if (cached != cache_.end()) {
+      bool valid = changed ? !changed->all && !changed->files.count(path.lexically_normal().string()) && stamp &&
+                                 cached->second.stamp && *cached->second.stamp == *stamp
+                           : still_valid(cached->second, stamp);
+      if (valid) continue;
+    }
     jobs.push_back({file, stamp, now, std::nullopt, false, &documents_[file], {}, nullptr});
   }
   run_on_workers(jobs.size(), [&](std::size_t i) {
@@ -215,6 +227,7 @@ std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader:
     entry.read_at_ns = job.read_at_ns;
     entry.content = job.content;
   }
+  work_.read = jobs.size();
   work_.reused += files.size() - jobs.size();
 
   std::set<std::string> seen;

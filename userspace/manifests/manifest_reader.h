@@ -17,6 +17,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 
 #include "manifests/document_parser.h"
@@ -45,15 +46,29 @@ class ManifestReader {
   };
   using FileObjects = std::shared_ptr<const FileContent>;
 
+  // The files that changed since the last read, as a watcher of every
+  // change (inotify) saw them: paths as lexically_normal() gives them, or
+  // `all` when it cannot tell (its queue overflowed, a directory moved).
+  struct ChangedFiles {
+    bool all = false;
+    std::set<std::string> files;
+    void add(const ChangedFiles& more);
+  };
+
   // Throws std::runtime_error when root does not exist or cannot be listed.
   ManifestSet read(const std::filesystem::path& root);
   // The same, file by file, in name order, without copying any object.
-  std::vector<std::pair<std::string, FileObjects>> read_files(const std::filesystem::path& root);
+  // With `changed`, a file it does not name is read again only when its
+  // stamp changed: a write within a clock tick of the last read is known
+  // from the watcher, not guessed from the time (see file_stamp.h).
+  std::vector<std::pair<std::string, FileObjects>> read_files(const std::filesystem::path& root,
+                                                              const ChangedFiles* changed = nullptr);
 
   // What the last read() did: for the sync log and the tests.
   struct Work {
     std::size_t parsed = 0;  // files parsed
     std::size_t reused = 0;  // files whose previous parse still stood
+    std::size_t read = 0;    // files read from disk (parsed, or found to hold what they held)
   };
   const Work& last_work() const { return work_; }
 

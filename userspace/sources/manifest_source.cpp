@@ -57,8 +57,14 @@ const std::vector<DocumentObjects>& parts_of(const ManifestReader::FileObjects& 
 
 }  // namespace
 
+void ManifestSource::changed(const ManifestReader::ChangedFiles& files) {
+  if (!changed_) changed_.emplace();
+  changed_->add(files);
+}
+
 SourceUpdate ManifestSource::read() {
-  auto files = reader_.read_files(root_);  // throws before anything is changed
+  auto files = reader_.read_files(root_, changed_ ? &*changed_ : nullptr);  // throws before anything is changed
+  if (changed_) changed_.emplace();  // read: nothing changed since
   SourceUpdate out;
   out.origins = files.size();
   out.parsed = reader_.last_work().parsed;

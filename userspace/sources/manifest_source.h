@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "manifests/manifest_reader.h"
@@ -26,6 +27,11 @@ class ManifestSource : public ObjectSource {
 
   const std::filesystem::path& root() const { return root_; }
 
+  // What a watcher of the tree (inotify) saw change. Once told, the source
+  // is told of every change: a file it was not told of is not read again
+  // while its stamp stays the same. The first call should say `all`.
+  void changed(const ManifestReader::ChangedFiles& files);
+
  private:
   struct File {
     Origin origin;
@@ -43,6 +49,8 @@ class ManifestSource : public ObjectSource {
   std::map<std::string, File> files_;  // as last reported
   Origin next_origin_ = 1;
   bool held_everything_ = false;  // as last reported
+  // Since the last read, when a watcher reports changes (changed()).
+  std::optional<ManifestReader::ChangedFiles> changed_;
 };
 
 }  // namespace socklb
