@@ -29,7 +29,9 @@ int64_t file_clock_now_ns();
 
 // A file written in the same clock tick as our read may change again without
 // its stamp changing (coarse timestamps, same size, written in place): git's
-// "racily clean" entries. Such a file is re-read and compared by content.
+// "racily clean" entries. Such a file is re-read and compared by content,
+// unless a watcher that sees every write (the agent's inotify) says which
+// files changed (ManifestReader::ChangedFiles).
 inline constexpr int64_t kRacyWindowNs = 2'000'000'000;
 
 // Of a file's text and of each document's: XXH3, as the whole text of every
