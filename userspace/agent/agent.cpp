@@ -20,6 +20,7 @@
 #include "agent/fault_point.h"
 #include "agent/hosts_file.h"
 #include "agent/manifest_watch.h"
+#include "sources/prefetched_source.h"
 #include "agent/syncer.h"
 #include "kernel/pinned_maps.h"
 #include "kernel/preflight.h"
@@ -292,6 +293,20 @@ void clear_abandoned_trace_of(const std::filesystem::path& bpffs) {
   }
 }
 
+// A watch of the manifests; none when it cannot be made (the loop tries
+// again). Once it watches, the source trusts the stamps of files it does not
+// name; what changed before it existed is unknown, so the next read reads all.
+std::optional<ManifestWatch> try_watch(const std::filesystem::path& manifests, ManifestSource& source) {
+  try {
+    std::optional<ManifestWatch> watch(std::in_place, manifests);
+    source.changed({.all = true});
+    return watch;
+  } catch (const std::exception& e) {
+    spdlog::warn("cannot watch {}: {}; retrying", manifests.string(), e.what());
+    return std::nullopt;
+  }
+}
+
 }  // namespace
 
 int run_agent(const AgentOptions& options) {
@@ -325,6 +340,18 @@ int run_agent(const AgentOptions& options) {
     manifests = m.get();
     source = std::move(m);
   }
+  std::optional<ManifestWatch> watch;
+  std::unique_ptr<PrefetchedSource> prefetch;
+  if (manifests) {
+    // watched before the first read: a change after it is seen
+    watch = try_watch(options.manifests, *manifests);
+    prefetch = std::make_unique<PrefetchedSource>(*source);
+  }
+  // the manifest source is used only on this thread once the early read is done
+  auto tell_manifests = [&](const ManifestReader::ChangedFiles& files) {
+    if (prefetch) prefetch->wait();
+    manifests->changed(files);
+  };
   prepare_bpffs_dir(options.bpffs_dir);
 
   auto datapath = Datapath::load({options.bpffs_dir, options.cgroup, options.capacities});
@@ -370,7 +397,7 @@ int run_agent(const AgentOptions& options) {
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
-  Agent agent(options, *source, *maps, datapath_was_new, fault, metrics, health, std::move(commit_after_first_sync));
+  Agent agent(options, prefetch ? *prefetch : *source, *maps, datapath_was_new, fault, metrics, health, std::move(commit_after_first_sync));
   nlohmann::json status = {
       {"pid", getpid()},
       {"started", now_rfc3339()},
@@ -394,7 +421,6 @@ int run_agent(const AgentOptions& options) {
   };
   publish_status(nlohmann::json::object());
   agent.on_status(publish_status);
-  std::optional<ManifestWatch> watch;
   // The first sync: at once from files; from the API once everything has
   // been listed (until then the pinned state keeps serving as it is).
   bool pending = !kube;
@@ -410,13 +436,8 @@ int run_agent(const AgentOptions& options) {
   for (;;) {
     health.loop_alive(std::chrono::steady_clock::now());
     if (!kube && !watch) {
-      try {
-        watch.emplace(options.manifests);
-        // what changed before the watch existed is unknown
-        manifests->changed({.all = true});
-      } catch (const std::exception& e) {
-        spdlog::warn("cannot watch {}: {}; retrying", options.manifests.string(), e.what());
-      }
+      if (prefetch) prefetch->wait();
+      watch = try_watch(options.manifests, *manifests);
     }
     if (pending && std::chrono::steady_clock::now() >= retry_at) {
       if (zone_from_node)
@@ -427,7 +448,7 @@ int run_agent(const AgentOptions& options) {
     auto now = std::chrono::steady_clock::now();
     bool started = !kube || kube->listed();
     if (!pending && started && now >= resync_at) {
-      if (manifests) manifests->changed({.all = true});  // the safety net trusts no stamp
+      if (manifests) tell_manifests({.all = true});  // the safety net trusts no stamp
       pending = !agent.sync(true);
       if (pending) retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
       resync_at = std::chrono::steady_clock::now() + options.full_resync;
@@ -459,7 +480,7 @@ int run_agent(const AgentOptions& options) {
       bool relevant = kube != nullptr;
       if (!kube) {
         ManifestWatch::Changes changes = watch->drain();
-        manifests->changed(changes.files);
+        tell_manifests(changes.files);
         relevant = changes.relevant;
       }
       if (relevant) {
