@@ -2,12 +2,16 @@
 // IP addresses as the maps hold them: 16 bytes in network order, an IPv4
 // address in its IPv4-mapped form (see bpf/socklb_maps.h).
 
+#include <endian.h>
+
 #include <array>
 #include <compare>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 
 namespace socklb {
 
@@ -32,9 +36,24 @@ class IpAddress {
   uint32_t v4() const;  // network order; only for IPv4
   std::string str() const;
 
-  auto operator<=>(const IpAddress&) const = default;
+  // The order of the bytes, as two big-endian words: the planner's maps
+  // compare addresses millions of times, and a 16-byte memcmp call is most
+  // of a comparison.
+  std::strong_ordering operator<=>(const IpAddress& other) const {
+    auto [hi, lo] = order_words();
+    auto [other_hi, other_lo] = other.order_words();
+    return hi != other_hi ? hi <=> other_hi : lo <=> other_lo;
+  }
+  bool operator==(const IpAddress& other) const { return order_words() == other.order_words(); }
 
  private:
+  std::pair<uint64_t, uint64_t> order_words() const {
+    uint64_t hi, lo;
+    std::memcpy(&hi, bytes_.data(), 8);
+    std::memcpy(&lo, bytes_.data() + 8, 8);
+    return {be64toh(hi), be64toh(lo)};
+  }
+
   std::array<uint8_t, 16> bytes_{};
 };
 
