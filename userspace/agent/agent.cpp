@@ -20,7 +20,6 @@
 #include "agent/fault_point.h"
 #include "agent/hosts_file.h"
 #include "agent/manifest_watch.h"
-#include "sources/prefetched_source.h"
 #include "agent/syncer.h"
 #include "kernel/pinned_maps.h"
 #include "kernel/preflight.h"
@@ -34,6 +33,7 @@
 #include "status/metrics.h"
 #include "status/status_file.h"
 #include "sources/manifest_source.h"
+#include "sources/prefetched_source.h"
 #include "store/object_store.h"
 
 namespace socklb {
@@ -397,7 +397,8 @@ int run_agent(const AgentOptions& options) {
   if (kube) health.waiting_for("the first complete list from " + options.api->server);
   HttpEndpoints http(options.health_addr, options.metrics_addr, health, metrics);
   log_http_endpoints(http.health_port(), http.metrics_port());
-  Agent agent(options, prefetch ? *prefetch : *source, *maps, datapath_was_new, fault, metrics, health, std::move(commit_after_first_sync));
+  Agent agent(options, prefetch ? *prefetch : *source, *maps, datapath_was_new, fault, metrics, health,
+              std::move(commit_after_first_sync));
   nlohmann::json status = {
       {"pid", getpid()},
       {"started", now_rfc3339()},
