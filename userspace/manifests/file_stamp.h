@@ -35,7 +35,7 @@ int64_t file_clock_now_ns();
 inline constexpr int64_t kRacyWindowNs = 2'000'000'000;
 
 // Of a file's text and of each document's: XXH3, as the whole text of every
-// changed file is hashed at each read (a tenth of a change's CPU with
+// changed file is hashed at each read (a sixth of a change's CPU with
 // std::hash, measured).
 uint64_t content_hash(std::string_view text);
 
