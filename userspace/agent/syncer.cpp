@@ -120,11 +120,12 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   }
   auto apply_took = std::chrono::steady_clock::now() - apply_start;
   quarantine_.applied(plan);
-  advance_state(kernel, plan);
+  SyncResult result;
+  result.writes = plan.writes();
+  advance_state(kernel, std::move(plan.steps));
   known_ = std::move(kernel);
   look_at_kernel_services_ = false;
 
-  SyncResult result;
   if (plan_all_) {
     std::set_difference(before.begin(), before.end(), plan.tcp_endpoints.begin(), plan.tcp_endpoints.end(),
                         std::back_inserter(result.gone_tcp_endpoints));
@@ -133,7 +134,6 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   }
   plan_all_ = false;
   result.summary = plan.summary;
-  result.writes = plan.writes();
   result.backends_freed = plan.released_backend_ids.size();
   result.diagnostics = desired.diagnostics;
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());

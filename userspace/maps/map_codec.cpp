@@ -39,16 +39,33 @@ bool operator==(const socklb_backend& a, const socklb_backend& b) { return same_
 bool operator==(const socklb_addr_value& a, const socklb_addr_value& b) { return same_bytes(a, b); }
 bool operator==(const socklb_reverse_value& a, const socklb_reverse_value& b) { return same_bytes(a, b); }
 
-std::pair<MapId, Bytes> encode_service_key(const ServiceKey& key) {
-  if (key.vip.is_v4()) {
-    socklb_service4_key k{key.vip.v4(), htons(key.port), static_cast<uint8_t>(key.protocol), 0};
-    return {MapId::ServicesV4, to_bytes(k)};
-  }
+namespace {
+
+template <typename T>
+MapKey map_key(MapId map, const T& key) {
+  static_assert(sizeof(T) <= sizeof(MapKey::bytes));
+  MapKey out{map};
+  std::memcpy(out.bytes.data(), &key, sizeof(T));
+  out.size = sizeof(T);
+  return out;
+}
+
+}  // namespace
+
+MapKey service_key_of(const ServiceKey& key) {
+  if (key.vip.is_v4())
+    return map_key(MapId::ServicesV4,
+                   socklb_service4_key{key.vip.v4(), htons(key.port), static_cast<uint8_t>(key.protocol), 0});
   socklb_service6_key k{};
   key.vip.to_words(k.vip);
   k.port = htons(key.port);
   k.proto = static_cast<uint8_t>(key.protocol);
-  return {MapId::ServicesV6, to_bytes(k)};
+  return map_key(MapId::ServicesV6, k);
+}
+
+std::pair<MapId, Bytes> encode_service_key(const ServiceKey& key) {
+  MapKey k = service_key_of(key);
+  return {k.map, Bytes(k.view().begin(), k.view().end())};
 }
 
 ServiceKey decode_service_key(MapId map, ByteView key) {
@@ -60,11 +77,16 @@ ServiceKey decode_service_key(MapId map, ByteView key) {
   return {IpAddress::from_words(k.vip), ntohs(k.port), static_cast<Protocol>(k.proto)};
 }
 
-std::pair<MapId, Bytes> encode_addr_key(const IpAddress& ip) {
-  if (ip.is_v4()) return {MapId::AddrsV4, to_bytes(socklb_addr4_key{ip.v4()})};
+MapKey addr_key_of(const IpAddress& ip) {
+  if (ip.is_v4()) return map_key(MapId::AddrsV4, socklb_addr4_key{ip.v4()});
   socklb_addr6_key k{};
   ip.to_words(k.addr);
-  return {MapId::AddrsV6, to_bytes(k)};
+  return map_key(MapId::AddrsV6, k);
+}
+
+std::pair<MapId, Bytes> encode_addr_key(const IpAddress& ip) {
+  MapKey k = addr_key_of(ip);
+  return {k.map, Bytes(k.view().begin(), k.view().end())};
 }
 
 IpAddress decode_addr_key(MapId map, ByteView key) {
@@ -72,22 +94,24 @@ IpAddress decode_addr_key(MapId map, ByteView key) {
   return IpAddress::from_words(from_bytes<socklb_addr6_key>(key).addr);
 }
 
-Bytes encode_reverse_key(const ReverseKey& key) {
+socklb_reverse_key reverse_key_of(const ReverseKey& key) {
   socklb_reverse_key k{};
   key.ip.to_words(k.addr);
   k.port = htons(key.port);
   k.proto = static_cast<uint8_t>(key.protocol);
-  return to_bytes(k);
+  return k;
 }
+
+Bytes encode_reverse_key(const ReverseKey& key) { return to_bytes(reverse_key_of(key)); }
 
 ReverseKey decode_reverse_key(ByteView key) {
   auto k = from_bytes<socklb_reverse_key>(key);
   return {IpAddress::from_words(k.addr), ntohs(k.port), static_cast<Protocol>(k.proto)};
 }
 
-Bytes encode_slot_key(const SlotRef& slot) {
-  return to_bytes(socklb_slot_key{slot.service_id, slot.index, slot.revision, 0});
-}
+socklb_slot_key slot_key_of(const SlotRef& slot) { return {slot.service_id, slot.index, slot.revision, 0}; }
+
+Bytes encode_slot_key(const SlotRef& slot) { return to_bytes(slot_key_of(slot)); }
 
 SlotRef decode_slot_key(ByteView key) {
   auto k = from_bytes<socklb_slot_key>(key);

@@ -2,6 +2,7 @@
 // Between the model (service keys, backends, names) and the map structs of
 // bpf/socklb_maps.h: the one place that knows both.
 
+#include <array>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,6 +37,23 @@ struct ServiceShape {
   uint32_t affinity_timeout_sec = 0;
 };
 
+// A key of the map it names (v4 or v6), held in place: the planner encodes
+// millions of them at a start and copies each into a batch buffer, so none
+// gets a heap allocation of its own.
+struct MapKey {
+  MapId map;
+  std::array<uint8_t, 20> bytes{};  // the largest key it holds: socklb_service6_key, socklb_addr6_key
+  uint8_t size = 0;
+
+  ByteView view() const { return ByteView(bytes.data(), size); }
+};
+
+MapKey service_key_of(const ServiceKey& key);
+MapKey addr_key_of(const IpAddress& ip);
+socklb_reverse_key reverse_key_of(const ReverseKey& key);
+socklb_slot_key slot_key_of(const SlotRef& slot);
+
+// The same as byte vectors (tests, the CLI).
 std::pair<MapId, Bytes> encode_service_key(const ServiceKey& key);
 ServiceKey decode_service_key(MapId map, ByteView key);
 std::pair<MapId, Bytes> encode_addr_key(const IpAddress& ip);

@@ -141,6 +141,13 @@ Bytes to_bytes(const T& value) {
 // A key or value as it sits in a batch buffer.
 using ByteView = std::span<const uint8_t>;
 
+// The bytes of a key or value where it is, without a copy: for a call that
+// copies them on (a plan's batch buffer). Valid as long as `value` is.
+template <typename T>
+ByteView bytes_of(const T& value) {
+  return ByteView(reinterpret_cast<const uint8_t*>(&value), sizeof(T));
+}
+
 template <typename T>
 T from_bytes(ByteView bytes) {
   T value{};

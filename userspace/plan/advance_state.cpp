@@ -4,13 +4,28 @@
 
 namespace socklb {
 
+namespace {
+
+// the same steps in the same order as apply_plan(), through the same decoder as the read-back
+void advance(KernelState& state, const PlanStep& step) {
+  for (std::size_t i = 0; i < step.count; ++i) {
+    if (step.op == PlanOp::Write) state.put(step.map, step.key(i), step.value(i));
+    else state.erase(step.map, step.key(i));
+  }
+}
+
+}  // namespace
+
 void advance_state(KernelState& state, const Plan& plan) {
-  // the same steps in the same order as apply_plan(), through the same decoder as the read-back
-  for (const auto& step : plan.steps)
-    for (std::size_t i = 0; i < step.count; ++i) {
-      if (step.op == PlanOp::Write) state.put(step.map, step.key(i), step.value(i));
-      else state.erase(step.map, step.key(i));
-    }
+  for (const auto& step : plan.steps) advance(state, step);
+}
+
+void advance_state(KernelState& state, std::vector<PlanStep>&& steps) {
+  for (auto& step : steps) {
+    advance(state, step);
+    step = PlanStep{};
+  }
+  steps.clear();
 }
 
 namespace {

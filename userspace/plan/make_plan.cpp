@@ -64,6 +64,7 @@ class Planner {
 
   Plan run() {
     if (!scope_) {
+      reserve_for_empty_maps();
       for (const auto& [key, id] : kernel_.services)
         if (!desired_.services.count(key)) gone(key, id);
       for (const auto& [key, service] : desired_.services) upsert(key, service);
@@ -89,6 +90,19 @@ class Planner {
 
  private:
   uint64_t& peak(MapId map) { return peak_[static_cast<std::size_t>(map)]; }
+
+  // Into maps that hold nothing (a first install) every service is written:
+  // room for all of it at once (PlanBuilder::reserve_writes says why).
+  void reserve_for_empty_maps() {
+    if (!kernel_.states.empty()) return;
+    std::size_t services = desired_.services.size(), backends = 0;
+    for (const auto& [_, service] : desired_.services) backends += service.backends.size();
+    builder_.reserve_writes(MapId::ServiceState, services);
+    builder_.reserve_writes(MapId::ServiceNames, services);
+    if (kernel_.slots.empty()) builder_.reserve_writes(MapId::Slots, backends);
+    live_backends_.reserve(backends);
+    served_.reserve(backends);
+  }
 
   static std::vector<uint32_t> used_service_ids(const KernelState& k, const PlanLimits& limits) {
     std::vector<uint32_t> ids = limits.quarantined_service_ids;
@@ -121,7 +135,7 @@ class Planner {
   }
 
   void remove(const ServiceKey& key, uint32_t id) {
-    builder_.remove(encode_service_key(key));
+    builder_.remove(service_key_of(key));
     if (auto state = kernel_.states.find(id); state != kernel_.states.end() && (state->second.flags & SOCKLB_SERVICE_AFFINITY))
       plan_.purge_affinity.push_back(id);
     ++plan_.summary.removed;
@@ -246,7 +260,7 @@ class Planner {
     socklb_service_name name = encode_name(service.ref, service.port_name);
     auto old_name = kernel_.names.find(id);
     bool name_changed = old_name == kernel_.names.end() || !(old_name->second == name);
-    if (name_changed) builder_.write(MapId::ServiceNames, to_bytes(id), to_bytes(name));
+    if (name_changed) builder_.write(MapId::ServiceNames, bytes_of(id), bytes_of(name));
 
     ServiceShape shape;
     shape.backend_count = static_cast<uint16_t>(chosen.size());
@@ -261,15 +275,15 @@ class Planner {
       // Fill the slot set the service does not read; the state write flips to it.
       shape.revision = old ? static_cast<uint8_t>(old->revision ^ 1) : 0;
       for (uint16_t i = 0; i < chosen.size(); ++i)
-        builder_.write(MapId::Slots, encode_slot_key({id, shape.revision, i}), to_bytes(socklb_slot_value{chosen[i]}));
+        builder_.write(MapId::Slots, bytes_of(slot_key_of({id, shape.revision, i})), bytes_of(socklb_slot_value{chosen[i]}));
     }
     if (in_slots) mark_live_slots(id, shape.revision, shape.backend_count);
     mark_live_service(key, id);
 
     socklb_service_state state = encode_state(id, key, shape, chosen);
     bool state_changed = !old || !(*old == state);
-    if (state_changed) builder_.write(MapId::ServiceState, to_bytes(id), to_bytes(state));
-    if (!known_key) builder_.write(encode_service_key(key), to_bytes(socklb_service_ref{id}));
+    if (state_changed) builder_.write(MapId::ServiceState, bytes_of(id), bytes_of(state));
+    if (!known_key) builder_.write(service_key_of(key), bytes_of(socklb_service_ref{id}));
 
     bool had_affinity = old && (old->flags & SOCKLB_SERVICE_AFFINITY);
     bool new_owner = known_key && old_name != kernel_.names.end() && kernel_.owner(id) != service.ref;
@@ -363,8 +377,12 @@ class Planner {
       plan_all_endpoints();
       if (listing_) {
         *listing_ = {};
+        auto& by_endpoint = listing_->by_endpoint;
         for (const auto& se : served_) {
-          listing_->by_endpoint[se.endpoint].push_back(se.service);
+          // served_ is sorted by endpoint: each new one goes at the end
+          if (by_endpoint.empty() || !(by_endpoint.rbegin()->first == se.endpoint))
+            by_endpoint.emplace_hint(by_endpoint.end(), se.endpoint, std::vector<ServiceKey>{});
+          by_endpoint.rbegin()->second.push_back(se.service);
           listing_->by_service[se.service].push_back(se.endpoint);
         }
       }
@@ -375,8 +393,11 @@ class Planner {
                                    "(slower, still correct); raise --max-backends"});
   }
 
+  // Every list here is sorted by address (served_ is), so the whole pass is
+  // a few walks over flat arrays: at 100,000 services it sees a million
+  // endpoints, and trees of them cost 300 MB and most of the plan's time.
   void plan_all_endpoints() {
-    std::map<ReverseKey, ServiceKey> unique;
+    std::vector<ServedEndpoint> unique;  // TCP endpoints one service key lists
     for (std::size_t i = 0; i < served_.size();) {
       if (served_[i].endpoint.protocol == Protocol::TCP) plan_.tcp_endpoints.push_back(served_[i].endpoint);
       std::size_t j = i + 1;
@@ -385,57 +406,77 @@ class Planner {
         one &= served_[j].service == served_[i].service;
       // UDP sockets always keep their own state: only TCP needs the map
       if (served_[i].endpoint.protocol == Protocol::TCP) {
-        if (one) unique.emplace(served_[i].endpoint, served_[i].service);
-        else shared_.insert(served_[i].endpoint);
+        if (one) unique.push_back(served_[i]);
+        else shared_sorted_.push_back(served_[i].endpoint);
       }
       i = j;
     }
 
     // pod addresses, while they fit next to the ClusterIPs (new ones only
     // count: the entries are written before the old ones go)
-    std::map<IpAddress, uint32_t> pods;
-    for (const auto& [endpoint, _] : unique) ++pods[endpoint.ip];
-    std::set<IpAddress> dropped;
+    struct Pod {
+      IpAddress ip;
+      uint32_t refs = 0;
+      bool dropped = false;
+    };
+    std::vector<Pod> pods;
+    for (const auto& u : unique) {
+      if (pods.empty() || !(pods.back().ip == u.endpoint.ip)) pods.push_back({u.endpoint.ip});
+      ++pods.back().refs;
+    }
     std::array<uint64_t, 2> extra{};
-    for (auto& [ip, refs] : pods) {
-      MapId map = ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
-      if (live_vip_ports_.count(ip)) {
-        dropped.insert(ip);  // never both; a ClusterIP wins
-        continue;
-      }
-      if (!kernel_.addrs.count(ip) && peak(map) + extra[ip.is_v4() ? 0 : 1] >= limits_.of(map)) {
-        dropped.insert(ip);
-        continue;
-      }
-      if (!kernel_.addrs.count(ip)) ++extra[ip.is_v4() ? 0 : 1];
+    for (auto& pod : pods) {
+      MapId map = pod.ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
+      bool in_kernel = kernel_.addrs.count(pod.ip) > 0;
+      if (live_vip_ports_.count(pod.ip)) pod.dropped = true;  // never both; a ClusterIP wins
+      else if (!in_kernel && peak(map) + extra[pod.ip.is_v4() ? 0 : 1] >= limits_.of(map)) pod.dropped = true;
+      else if (!in_kernel) ++extra[pod.ip.is_v4() ? 0 : 1];
     }
     uint64_t reverse_peak = kernel_.reverse.size();
+    want_reverse_.reserve(unique.size());
+    auto pod = pods.begin();
     for (const auto& [endpoint, service] : unique) {
-      bool fits = kernel_.reverse.count(endpoint) || reverse_peak < limits_.of(MapId::Reverse);
-      if (dropped.count(endpoint.ip) || !fits) {
-        shared_.insert(endpoint);
+      while (!(pod->ip == endpoint.ip)) ++pod;
+      bool known = kernel_.reverse.count(endpoint) > 0;
+      bool fits = known || reverse_peak < limits_.of(MapId::Reverse);
+      if (pod->dropped || !fits) {
+        shared_sorted_.push_back(endpoint);
         full_ = true;
         continue;
       }
-      reverse_peak += !kernel_.reverse.count(endpoint);
-      want_reverse_.emplace(endpoint, encode_reverse(service));
+      reverse_peak += !known;
+      want_reverse_.emplace_back(endpoint, encode_reverse(service));
     }
-    for (const auto& [ip, refs] : pods)
-      if (!dropped.count(ip)) want_addrs_.emplace(ip, encode_pod_addr(refs));
-    for (const auto& [vip, ports] : live_vip_ports_) want_addrs_[vip] = encode_vip_addr(ports);
+    std::sort(shared_sorted_.begin(), shared_sorted_.end());
 
+    // the pods' entries and the ClusterIPs', merged in address order (no
+    // address is both)
+    want_addrs_.reserve(pods.size() + live_vip_ports_.size());
+    auto vip = live_vip_ports_.begin();
+    for (const auto& p : pods) {
+      for (; vip != live_vip_ports_.end() && vip->first < p.ip; ++vip)
+        want_addrs_.emplace_back(vip->first, encode_vip_addr(vip->second));
+      if (!p.dropped) want_addrs_.emplace_back(p.ip, encode_pod_addr(p.refs));
+    }
+    for (; vip != live_vip_ports_.end(); ++vip) want_addrs_.emplace_back(vip->first, encode_vip_addr(vip->second));
+
+    if (kernel_.reverse.empty()) builder_.reserve_writes(MapId::Reverse, want_reverse_.size());
     for (const auto& [endpoint, value] : want_reverse_) {
       auto it = kernel_.reverse.find(endpoint);
       if (it == kernel_.reverse.end() || !(it->second == value))
-        builder_.write(MapId::Reverse, encode_reverse_key(endpoint), to_bytes(value));
+        builder_.write(MapId::Reverse, bytes_of(reverse_key_of(endpoint)), bytes_of(value));
     }
     for (const auto& [ip, value] : want_addrs_) {
       auto it = kernel_.addrs.find(ip);
       if (it != kernel_.addrs.end() && it->second == value) continue;
       // a ClusterIP's entry names service ids: written with the services it
       // makes reachable; a pod's before the reverse entries that need it
-      builder_.write(encode_addr_key(ip), to_bytes(value), addr_is_vip(value) ? 3 : 1);
+      builder_.write(addr_key_of(ip), bytes_of(value), addr_is_vip(value) ? 3 : 1);
     }
+  }
+
+  bool shared(const ReverseKey& endpoint) const {
+    return scope_ ? shared_.count(endpoint) > 0 : std::binary_search(shared_sorted_.begin(), shared_sorted_.end(), endpoint);
   }
 
   // The scope's endpoints: its keys' old listings out, their new ones in;
@@ -525,15 +566,15 @@ class Planner {
       socklb_reverse_value value = encode_reverse(service);
       auto it = kernel_.reverse.find(endpoint);
       if (it == kernel_.reverse.end() || !(it->second == value))
-        builder_.write(MapId::Reverse, encode_reverse_key(endpoint), to_bytes(value));
+        builder_.write(MapId::Reverse, bytes_of(reverse_key_of(endpoint)), bytes_of(value));
     }
     for (auto it = kernel_.reverse.lower_bound({ip, 0, kLowest}); it != kernel_.reverse.end() && it->first.ip == ip; ++it)
-      if (!wanted.count(it->first)) builder_.remove(MapId::Reverse, encode_reverse_key(it->first));
+      if (!wanted.count(it->first)) builder_.remove(MapId::Reverse, bytes_of(reverse_key_of(it->first)));
 
     auto old = kernel_.addrs.find(ip);
     if (want && (old == kernel_.addrs.end() || !(old->second == *want)))
-      builder_.write(encode_addr_key(ip), to_bytes(*want), addr_is_vip(*want) ? 3 : 1);
-    if (!want && old != kernel_.addrs.end()) builder_.remove(encode_addr_key(ip));
+      builder_.write(addr_key_of(ip), bytes_of(*want), addr_is_vip(*want) ? 3 : 1);
+    if (!want && old != kernel_.addrs.end()) builder_.remove(addr_key_of(ip));
 
     // the backends other services keep at these endpoints: their SHARED flag
     for (const auto& endpoint : tcp) {
@@ -546,7 +587,7 @@ class Planner {
         if (!id) continue;  // listed only: no entry
         const socklb_backend& value = kernel_.backends.at(id);
         if (backend_shared(value) == shared) continue;
-        builder_.write(MapId::Backends, to_bytes(id), to_bytes(encode_backend(decode_backend(value), service->second, shared)));
+        builder_.write(MapId::Backends, bytes_of(id), bytes_of(encode_backend(decode_backend(value), service->second, shared)));
       }
     }
   }
@@ -554,12 +595,13 @@ class Planner {
   void write_backends() {
     std::sort(live_backends_.begin(), live_backends_.end(),
               [](const LiveBackend& a, const LiveBackend& b) { return a.id < b.id; });
+    if (!scope_ && kernel_.backends.empty()) builder_.reserve_writes(MapId::Backends, live_backends_.size());
     for (const auto& live : live_backends_) {
-      bool shared = live.protocol == Protocol::TCP && shared_.count({live.backend.ip, live.backend.port, live.protocol});
+      bool shared = live.protocol == Protocol::TCP && this->shared({live.backend.ip, live.backend.port, live.protocol});
       socklb_backend value = encode_backend(live.backend, live.service_id, shared);
       auto it = kernel_.backends.find(live.id);
       if (it == kernel_.backends.end() || !(it->second == value))
-        builder_.write(MapId::Backends, to_bytes(live.id), to_bytes(value));
+        builder_.write(MapId::Backends, bytes_of(live.id), bytes_of(value));
     }
   }
 
@@ -568,30 +610,41 @@ class Planner {
   // Left over from removed services, replaced slot sets, or a sync that was
   // interrupted. Removed only after the wait for readers (apply_plan.cpp).
   void collect_garbage() {
-    std::unordered_set<uint32_t> live_backends;
-    for (const auto& b : live_backends_) live_backends.insert(b.id);
     if (scope_) {
+      std::unordered_set<uint32_t> live_backends;
+      for (const auto& b : live_backends_) live_backends.insert(b.id);
       collect_garbage_in_scope(live_backends);
       return;
     }
     for (const auto& [slot, _] : kernel_.slots)
-      if (!slot_live(slot)) builder_.remove(MapId::Slots, encode_slot_key(slot));
+      if (!slot_live(slot)) builder_.remove(MapId::Slots, bytes_of(slot_key_of(slot)));
+    // both in id order (write_backends sorted the live ones)
+    auto live = live_backends_.begin();
     for (const auto& [id, _] : kernel_.backends) {
-      if (live_backends.count(id)) continue;
-      builder_.remove(MapId::Backends, to_bytes(id));
+      while (live != live_backends_.end() && live->id < id) ++live;
+      if (live != live_backends_.end() && live->id == id) continue;
+      builder_.remove(MapId::Backends, bytes_of(id));
       plan_.released_backend_ids.push_back(id);
     }
     for (const auto& [id, _] : kernel_.states) {
       if (live_services_.count(id)) continue;
-      builder_.remove(MapId::ServiceState, to_bytes(id));
+      builder_.remove(MapId::ServiceState, bytes_of(id));
       plan_.released_service_ids.push_back(id);
     }
     for (const auto& [id, _] : kernel_.names)
-      if (!live_services_.count(id)) builder_.remove(MapId::ServiceNames, to_bytes(id));
-    for (const auto& [ip, _] : kernel_.addrs)
-      if (!want_addrs_.count(ip)) builder_.remove(encode_addr_key(ip));
-    for (const auto& [endpoint, _] : kernel_.reverse)
-      if (!want_reverse_.count(endpoint)) builder_.remove(MapId::Reverse, encode_reverse_key(endpoint));
+      if (!live_services_.count(id)) builder_.remove(MapId::ServiceNames, bytes_of(id));
+    // the kernel's maps and the wanted lists are all in address order
+    auto addr = want_addrs_.begin();
+    for (const auto& [ip, _] : kernel_.addrs) {
+      while (addr != want_addrs_.end() && addr->first < ip) ++addr;
+      if (addr == want_addrs_.end() || !(addr->first == ip)) builder_.remove(addr_key_of(ip));
+    }
+    auto reverse = want_reverse_.begin();
+    for (const auto& [endpoint, _] : kernel_.reverse) {
+      while (reverse != want_reverse_.end() && reverse->first < endpoint) ++reverse;
+      if (reverse == want_reverse_.end() || !(reverse->first == endpoint))
+        builder_.remove(MapId::Reverse, bytes_of(reverse_key_of(endpoint)));
+    }
   }
 
   // What the scope's services used and no longer use. Anything else left
@@ -602,18 +655,18 @@ class Planner {
       if (auto it = kernel_.services.find(key); it != kernel_.services.end()) ids.insert(it->second);
     for (uint32_t id : ids) {
       for (auto it = kernel_.slots.lower_bound({id, 0, 0}); it != kernel_.slots.end() && it->first.service_id == id; ++it)
-        if (!slot_live(it->first)) builder_.remove(MapId::Slots, encode_slot_key(it->first));
+        if (!slot_live(it->first)) builder_.remove(MapId::Slots, bytes_of(slot_key_of(it->first)));
       for (uint32_t backend_id : backend_ids_of(id)) {
         if (live_backends.count(backend_id)) continue;
-        builder_.remove(MapId::Backends, to_bytes(backend_id));
+        builder_.remove(MapId::Backends, bytes_of(backend_id));
         plan_.released_backend_ids.push_back(backend_id);
       }
       if (live_services_.count(id)) continue;
       if (kernel_.states.count(id)) {
-        builder_.remove(MapId::ServiceState, to_bytes(id));
+        builder_.remove(MapId::ServiceState, bytes_of(id));
         plan_.released_service_ids.push_back(id);
       }
-      if (kernel_.names.count(id)) builder_.remove(MapId::ServiceNames, to_bytes(id));
+      if (kernel_.names.count(id)) builder_.remove(MapId::ServiceNames, bytes_of(id));
     }
   }
 
@@ -645,9 +698,11 @@ class Planner {
   std::unordered_set<uint32_t> live_services_;
   std::map<IpAddress, std::vector<std::pair<ServiceKey, uint32_t>>> live_vip_ports_;  // -> its live ports
   std::vector<ServedEndpoint> served_;
-  std::set<ReverseKey> shared_;
-  std::map<ReverseKey, socklb_reverse_value> want_reverse_;
-  std::map<IpAddress, socklb_addr_value> want_addrs_;
+  std::set<ReverseKey> shared_;              // a scoped plan's endpoints whose backends are SHARED
+  std::vector<ReverseKey> shared_sorted_;    // a full plan's, sorted
+  // a full plan's entries, in key order
+  std::vector<std::pair<ReverseKey, socklb_reverse_value>> want_reverse_;
+  std::vector<std::pair<IpAddress, socklb_addr_value>> want_addrs_;
   bool full_ = false;
 };
 

@@ -51,6 +51,13 @@ void PlanBuilder::write(MapId map, ByteView key, ByteView value, int phase) {
   append(writes_[phase - 1][index(map)], map, PlanOp::Write, phase, key, value);
 }
 
+void PlanBuilder::reserve_writes(MapId map, std::size_t entries) {
+  PlanStep& step = writes_[default_phase(map) - 1][index(map)];
+  const MapDescriptor& m = describe(map);
+  step.keys.reserve(step.keys.size() + entries * m.key_size);
+  step.values.reserve(step.values.size() + entries * m.value_size);
+}
+
 Plan PlanBuilder::finish(Plan plan) {
   plan.steps.clear();
   auto take = [&](PlanStep& step) {

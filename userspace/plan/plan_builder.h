@@ -14,9 +14,14 @@ class PlanBuilder {
  public:
   // A write in the phase the map is written in (plan.cpp), or in `phase`.
   void write(MapId map, ByteView key, ByteView value, int phase = 0);
-  void write(const std::pair<MapId, Bytes>& key, ByteView value, int phase = 0) { write(key.first, key.second, value, phase); }
+  void write(const MapKey& key, ByteView value, int phase = 0) { write(key.map, key.view(), value, phase); }
   void remove(MapId map, ByteView key) { append(removes_[index(map)], map, PlanOp::Remove, 4, key, {}); }
-  void remove(const std::pair<MapId, Bytes>& key) { remove(key.first, key.second); }
+  void remove(const MapKey& key) { remove(key.map, key.view()); }
+
+  // Room for `entries` more writes to `map` in its phase: a full plan knows
+  // how many it makes, and its buffers then grow once instead of doubling
+  // (at 100,000 services the doubling's slack and copies were 80 MB).
+  void reserve_writes(MapId map, std::size_t entries);
 
   // Moves the steps into the plan, in the order plan.cpp documents.
   Plan finish(Plan plan);
