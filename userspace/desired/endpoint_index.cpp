@@ -13,7 +13,7 @@ const EndpointPort* find_port(const std::vector<EndpointPort>& ports, const Serv
 }
 
 Candidate from_endpoint(const SliceEndpoint& ep, uint16_t port) {
-  return {ep.address, port, ep.conditions, ep.node_name, ep.zone, ep.hint_zones, ep.hint_nodes};
+  return {ep.address, port, ep.conditions, ep.node_name, ep.zone, ep.hint_zones.optional(), ep.hint_nodes.optional()};
 }
 
 // A named targetPort resolves per pod, so two pods may serve one service
