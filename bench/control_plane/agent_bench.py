@@ -47,6 +47,7 @@ def main():
     p.add_argument("--changes", type=int, default=100)
     p.add_argument("--keep-manifests", help="reuse/keep generated manifests in this directory")
     p.add_argument("--perf-record", help="record the agent with perf into this file (perf record --call-graph dwarf)")
+    p.add_argument("--heaptrack", help="record the agent's heap with heaptrack into this file (heaptrack_print reads it)")
     a = p.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the agent loads BPF programs")
@@ -67,6 +68,8 @@ def main():
                 "--max-backends", str(max(262144, a.services * a.backends * 3))]
         if a.perf_record:
             argv = ["perf", "record", "-F", "499", "--call-graph", "dwarf,16384", "-o", a.perf_record, "--"] + argv
+        elif a.heaptrack:
+            argv = ["heaptrack", "-o", a.heaptrack] + argv
         agent = box.start_agent(argv)
         t, sync = agent.wait_sync(0, 300)
         print(f"start: first sync {1000 * (t - agent.started):.0f} ms after exec, agent CPU {agent.cpu_seconds():.2f} s "
