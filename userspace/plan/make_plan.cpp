@@ -95,11 +95,16 @@ class Planner {
   // room for all of it at once (PlanBuilder::reserve_writes says why).
   void reserve_for_empty_maps() {
     if (!kernel_.states.empty()) return;
-    std::size_t services = desired_.services.size(), backends = 0;
-    for (const auto& [_, service] : desired_.services) backends += service.backends.size();
+    std::size_t services = desired_.services.size(), backends = 0, slots = 0;
+    for (const auto& [_, service] : desired_.services) {
+      std::size_t n = service.backends.size();
+      backends += n;
+      // a small service's live set is in its state entry
+      if (n > kMaxBackendsPerService || !backends_inline(static_cast<uint16_t>(n))) slots += n;
+    }
     builder_.reserve_writes(MapId::ServiceState, services);
     builder_.reserve_writes(MapId::ServiceNames, services);
-    if (kernel_.slots.empty()) builder_.reserve_writes(MapId::Slots, backends);
+    if (kernel_.slots.empty()) builder_.reserve_writes(MapId::Slots, slots);
     live_backends_.reserve(backends);
     served_.reserve(backends);
   }
@@ -385,6 +390,8 @@ class Planner {
           by_endpoint.rbegin()->second.push_back(se.service);
           listing_->by_service[se.service].push_back(se.endpoint);
         }
+        // kept until the next full plan: without the doubling's slack
+        for (auto& [_, endpoints] : listing_->by_service) endpoints.shrink_to_fit();
       }
     }
     if (full_)
