@@ -222,9 +222,12 @@ ParsedFile parse_object_tree(const YamlNode& root, const std::string& origin) {
 
 ParsedDocuments parse_manifest_documents(const std::string& text, const std::string& file_name, DocumentCache& cache) {
   ParsedDocuments out;
+  std::vector<Document> docs = split_documents(text);
   std::unordered_map<uint64_t, DocumentCache::Entry> seen;
+  seen.reserve(docs.size());
+  out.documents.reserve(docs.size());
   cache.parsed_ = 0;
-  for (auto& doc : split_documents(text)) {
+  for (auto& doc : docs) {
     uint64_t key = content_hash(doc.text);
     DocumentCache::Entry entry;
     auto earlier = seen.find(key);  // the same text earlier in this file

@@ -1,7 +1,6 @@
 #include "sources/manifest_source.h"
 
 #include <algorithm>
-#include <unordered_set>
 
 #include "manifests/file_stamp.h"
 
@@ -102,14 +101,24 @@ bool ManifestSource::diff(const File& file, const ManifestReader::FileObjects& b
   const auto& new_parts = parts_of(file.objects);
   // The documents that changed: those of one read that the other does not
   // have (an unchanged document is the same pointer in both).
-  std::unordered_set<const ManifestSet*> in_old, in_new;
-  for (const auto& p : old_parts) in_old.insert(p.get());
-  for (const auto& p : new_parts) in_new.insert(p.get());
+  // Sorted arrays, not hash sets: a file holds about a thousand documents
+  // and one change replaces one of them.
+  auto sorted = [](const auto& parts) {
+    std::vector<const ManifestSet*> out;
+    out.reserve(parts.size());
+    for (const auto& p : parts) out.push_back(p.get());
+    std::sort(out.begin(), out.end());
+    return out;
+  };
+  std::vector<const ManifestSet*> in_old = sorted(old_parts), in_new = sorted(new_parts);
+  auto has = [](const std::vector<const ManifestSet*>& in, const ManifestSet* p) {
+    return std::binary_search(in.begin(), in.end(), p);
+  };
   std::vector<DocumentObjects> removed, added;
   for (const auto& p : old_parts)
-    if (!in_new.count(p.get())) removed.push_back(p);
+    if (!has(in_new, p.get())) removed.push_back(p);
   for (const auto& p : new_parts)
-    if (!in_old.count(p.get())) added.push_back(p);
+    if (!has(in_old, p.get())) added.push_back(p);
 
   Indexed gone = index(removed);
   Indexed came = index(added);
