@@ -49,6 +49,16 @@ def _children(pid):
         return []
 
 
+def _descendants(pid):
+    """Every process under pid, nearest first."""
+    out, todo = [], _children(pid)
+    while todo:
+        child = todo.pop(0)
+        out.append(child)
+        todo += _children(child)
+    return out
+
+
 def _comm(pid):
     try:
         with open(f"/proc/{pid}/comm") as f:
@@ -69,6 +79,8 @@ class Agent:
         self.time_file = time_file
         self.log = open(log_file, "w") if log_file else None
         self.started = time.monotonic()
+        # the agent's process name: its binary's, as the kernel keeps it (15 characters)
+        self.name = os.path.basename(argv[argv.index("run") - 1] if "run" in argv else "socklb")[:15]
         self.proc = subprocess.Popen(["/usr/bin/time", "-v", "-o", time_file] + argv,
                                      stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
         self.reader = threading.Thread(target=self._read, daemon=True)
@@ -80,23 +92,29 @@ class Agent:
         pid = self.pid()
         if pid:
             os.kill(pid, signal.SIGTERM)
+        else:
+            # not found by name: every process under /usr/bin/time, so none outlives the run
+            for child in _descendants(self.proc.pid):
+                try:
+                    os.kill(child, signal.SIGTERM)
+                except ProcessLookupError:
+                    pass
         code = self.proc.wait(timeout)
         self.reader.join(5)
         return code
 
     def pid(self):
-        """The socklb process: the first one named so under /usr/bin/time (perf may sit between)."""
-        todo = _children(self.proc.pid)
-        while todo:
-            pid = todo.pop(0)
-            if _comm(pid) == "socklb":
+        """The agent: the first process named as its binary under /usr/bin/time (perf may sit between)."""
+        for pid in _descendants(self.proc.pid):
+            if _comm(pid) == self.name:
                 return pid
-            todo += _children(pid)
         return None
 
     def cpu_seconds(self):
         """user + system CPU time of the agent so far: a figure the machine's load does not inflate."""
         pid = self.pid()
+        if not pid:
+            raise RuntimeError(f"no process named {self.name} under /usr/bin/time: the agent has exited")
         with open(f"/proc/{pid}/stat") as f:
             fields = f.read().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
