@@ -99,8 +99,8 @@ class Planner {
     for (const auto& [_, service] : desired_.services) {
       std::size_t n = service.backends.size();
       backends += n;
-      // a small service's live set is in its state entry
-      if (n > kMaxBackendsPerService || !backends_inline(static_cast<uint16_t>(n))) slots += n;
+      // a small service's live set is in its state entry; a too large one is refused
+      if (n <= kMaxBackendsPerService && !backends_inline(static_cast<uint16_t>(n))) slots += n;
     }
     builder_.reserve_writes(MapId::ServiceState, services);
     builder_.reserve_writes(MapId::ServiceNames, services);
@@ -482,7 +482,7 @@ class Planner {
     }
   }
 
-  bool shared(const ReverseKey& endpoint) const {
+  bool is_shared(const ReverseKey& endpoint) const {
     return scope_ ? shared_.count(endpoint) > 0 : std::binary_search(shared_sorted_.begin(), shared_sorted_.end(), endpoint);
   }
 
@@ -585,7 +585,7 @@ class Planner {
 
     // the backends other services keep at these endpoints: their SHARED flag
     for (const auto& endpoint : tcp) {
-      bool shared = shared_.count(endpoint) > 0;
+      bool shared = is_shared(endpoint);
       for (const auto& key : listing.by_endpoint.at(endpoint)) {
         if (scope_->count(key)) continue;  // written with its service
         auto service = kernel_.services.find(key);
@@ -604,7 +604,7 @@ class Planner {
               [](const LiveBackend& a, const LiveBackend& b) { return a.id < b.id; });
     if (!scope_ && kernel_.backends.empty()) builder_.reserve_writes(MapId::Backends, live_backends_.size());
     for (const auto& live : live_backends_) {
-      bool shared = live.protocol == Protocol::TCP && this->shared({live.backend.ip, live.backend.port, live.protocol});
+      bool shared = live.protocol == Protocol::TCP && is_shared({live.backend.ip, live.backend.port, live.protocol});
       socklb_backend value = encode_backend(live.backend, live.service_id, shared);
       auto it = kernel_.backends.find(live.id);
       if (it == kernel_.backends.end() || !(it->second == value))
