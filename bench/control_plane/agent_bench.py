@@ -8,9 +8,11 @@ programmed), and measures
   start:  from the agent's exec to its first sync event;
   change: from an EndpointSlice file rewrite (one endpoint moved, the file
           renamed into place) to the sync event that applied it, CHANGES
-          times; prints p50/p99/max, and the agent's own figure for the same
-          changes (the event's since_change_ms: the change reaching the agent
-          to its map writes done);
+          times; prints p50/p99/max, and the agent's own figures for the same
+          changes (the sync event's since_change_ms: the change reaching the
+          agent to its writes done, every service serving its new state; the
+          cleanup event's: to the removals of what they replaced, one RCU
+          grace period later);
   memory: peak RSS of the agent (/usr/bin/time -v).
 
 It reads the agent's JSON event stream (`--log-format json`, docs/events.md)
@@ -79,7 +81,7 @@ def main():
         latencies = []
         in_agent = []  # the agent's own: change reaching it -> map writes done
         rng = random.Random(os.getpid())
-        served = []
+        change_syncs = set()
         generations = {}  # service -> how often its first endpoint moved: every change stays
         for n in range(a.changes):
             before = len(agent.syncs())
@@ -90,11 +92,10 @@ def main():
             gen_manifests.write_atomic(os.path.join(manifests, f"slices-{index:03d}.yaml"), text)
             written = time.monotonic()
             t, sync = agent.wait_sync(before, 30)
+            change_syncs.add(sync["sync"])
             latencies.append(1000 * (t - written))
             if sync["since_change_ms"] is not None:
                 in_agent.append(sync["since_change_ms"])
-            if sync.get("served_since_change_ms") is not None:
-                served.append(sync["served_since_change_ms"])
             if (sync["added"], sync["updated"], sync["removed"]) != (0, 1, 0):
                 print(f"change {n} (svc-{service}, slices-{index:03d}.yaml written at +{written - agent.started:.3f} s) "
                       f"gave an unexpected sync at +{t - agent.started:.3f} s:", describe(sync))
@@ -105,14 +106,17 @@ def main():
             print(f"change: {len(latencies)} endpoint changes, file write -> sync event: "
                   f"p50 {percentile(latencies, 50):.1f} ms, p99 {percentile(latencies, 99):.1f} ms, "
                   f"max {max(latencies):.1f} ms | last: {describe(sync)}")
+        time.sleep(0.1)  # the last change's cleanup
+        cleaned = [e["since_change_ms"] for _, e in agent.events("cleanup")
+                   if e["sync"] in change_syncs and e["since_change_ms"] is not None]
         if in_agent:
-            print(f"change: in the agent (since_change_ms, change noticed -> map writes done): "
+            print(f"change: in the agent (since_change_ms, change noticed -> its writes done, serving it): "
                   f"p50 {percentile(in_agent, 50):.1f} ms, p99 {percentile(in_agent, 99):.1f} ms, "
                   f"max {max(in_agent):.1f} ms")
-        if served:
-            print(f"change: in the agent (served_since_change_ms, change noticed -> the writes that serve it, "
-                  f"before the wait for readers and the removals): p50 {percentile(served, 50):.1f} ms, "
-                  f"p99 {percentile(served, 99):.1f} ms, max {max(served):.1f} ms")
+        if cleaned:
+            print(f"change: in the agent (cleanup since_change_ms, change noticed -> the removals of what it "
+                  f"replaced, after a grace period): {len(cleaned)} changes, p50 {percentile(cleaned, 50):.1f} ms, "
+                  f"p99 {percentile(cleaned, 99):.1f} ms, max {max(cleaned):.1f} ms")
         agent.stop(30)
         rss = agent.peak_rss_mib()
         if rss:

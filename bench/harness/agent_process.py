@@ -148,6 +148,11 @@ class Agent:
         with self.cond:
             return list(self.syncs_seen)
 
+    def events(self, name):
+        """(arrival time, event) of every event called `name` so far."""
+        with self.cond:
+            return [(t, e) for t, e in self.events_seen if e["event"] == name]
+
     def first(self, name):
         """(arrival time, event) of the first event called `name`, or None."""
         with self.cond:

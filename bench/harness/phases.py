@@ -242,7 +242,7 @@ class Bench:
             log(f"control plane: socklb {took:.2f}s, agent peak RSS {rss:.0f} MiB")
             if n == max(p.control_plane):
                 (row["endpoint_change"], row["endpoint_change_agent_ms"],
-                 row["endpoint_change_served_ms"]) = self.endpoint_changes()
+                 row["endpoint_change_cleanup_ms"]) = self.endpoint_changes()
             svcs = services.all_services(self.pods, n, 10)
             for m, rules in self.rules.items():
                 previous = out[-1][m] if out else None
@@ -265,7 +265,7 @@ class Bench:
 
     def endpoint_changes(self):
         """Alternates the measured service between the spare pod and pod 4."""
-        samples, agent_ms, served_ms = [], [], []
+        samples, agent_ms, cleanup_ms = [], [], []
         cpu_before = cpu_seconds([self.agent.proc.pid])
         for i in range(self.plan.endpoint_changes):
             target = SPARE_POD if i % 2 == 0 else POD_COUNT
@@ -275,11 +275,13 @@ class Bench:
             with profile if i < 2 else _nothing():
                 samples.append(self.agent.time_endpoint_change(self.bins["loadgen"], self.topo.clients["plain"],
                                                                pod_ip(target), f"pod{target}", timeout=60))
-            # the agent's own figure for the same change: inotify to map writes done (its
-            # sync event comes right after the writes a connect may already have used)
+            # the agent's own figures for the same change: inotify to its writes done (its
+            # sync event comes right after the writes a connect may already have used), and
+            # to the removals of what they replaced (its cleanup event, a grace period later)
             event = self.agent.next_sync_event(after=before, timeout=10)
             agent_ms.append(event.get("since_change_ms"))
-            served_ms.append(event.get("served_since_change_ms"))
+            cleanup = self.agent.cleanup_event(event["sync"], timeout=10) if event else {}
+            cleanup_ms.append(cleanup.get("since_change_ms"))
             if i == 1:
                 self.results["agent_profile"] = profile.top()
             time.sleep(0.05)
@@ -288,7 +290,7 @@ class Bench:
         time.sleep(0.5)
         log(f"endpoint change: median {statistics.median(samples) * 1000:.1f} ms, "
             f"max {max(samples) * 1000:.1f} ms over {len(samples)} changes")
-        return samples, agent_ms, served_ms
+        return samples, agent_ms, cleanup_ms
 
     def pipeline(self):
         """The control plane alone in one process (bench/control_plane/pipeline_bench.cpp)."""

@@ -190,19 +190,19 @@ def write(outdir, results):
                 p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))]
                 agent = sorted(x for x in row.get("endpoint_change_agent_ms", []) if x is not None)
                 agent_p99 = agent[min(len(agent) - 1, int(0.99 * len(agent)))] if agent else None
-                served = sorted(x for x in row.get("endpoint_change_served_ms", []) if x is not None)
-                served_p99 = served[min(len(served) - 1, int(0.99 * len(served)))] if served else None
+                cleaned = sorted(x for x in row.get("endpoint_change_cleanup_ms", []) if x is not None)
+                cleaned_p99 = cleaned[min(len(cleaned) - 1, int(0.99 * len(cleaned)))] if cleaned else None
                 w(f"Endpoint change at {row['services']} services: the measured service's EndpointSlice "
                   f"rewritten (write + rename) to a different pod, timed to the first connect that reaches it "
                   f"(a client connecting in a loop), {len(samples)} changes: median "
                   f"{statistics.median(samples) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, max "
                   f"{samples[-1] * 1000:.1f} ms. "
                   + (f"The agent's own figure for the same changes (its sync event's `since_change_ms`: the change "
-                     f"reaching it to its map writes done): median {statistics.median(agent):.2f} ms, p99 "
-                     f"{agent_p99:.2f} ms. " if agent else "")
-                  + (f"Of which until the writes that serve the change (`served_since_change_ms`, before the wait "
-                     f"for programs in flight and the removals): median {statistics.median(served):.2f} ms, p99 "
-                     f"{served_p99:.2f} ms. " if served else "")
+                     f"reaching it to its writes done, the new pod served): median {statistics.median(agent):.2f} ms, "
+                     f"p99 {agent_p99:.2f} ms. " if agent else "")
+                  + (f"To the removals of what those writes replaced (its cleanup event's `since_change_ms`, one "
+                     f"grace period for the programs in flight later): median {statistics.median(cleaned):.2f} ms, "
+                     f"p99 {cleaned_p99:.2f} ms. " if cleaned else "")
                   + f"The agent used {results.get('agent_cpu_per_change_s', 0) * 1000:.1f} ms of CPU per change.\n")
                 if results.get("agent_profile"):
                     w("Where the agent spends an endpoint change (`perf record -F 999 -p <agent>` over the first "

@@ -153,6 +153,22 @@ class Agent:
         syncs = agent_events.parse_text(text, "sync")
         return (syncs[-1]["sync"], syncs[-1]["services"], syncs[-1]["backends"]) if syncs else (0, 0, 0)
 
+    def cleanup_event(self, sync, timeout):
+        """The cleanup event of sync number `sync` (its removals, after their grace period), waiting for it;
+        {} without events or when that sync removed nothing."""
+        if not self.events:
+            return {}
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            text = open(self.log_path, errors="replace").read()
+            mine = [e for e in agent_events.parse_text(text, "cleanup") if e["sync"] == sync]
+            if mine:
+                return mine[0]
+            if not any(e["sync"] == sync and e.get("removals_pending") for e in agent_events.parse_text(text, "sync")):
+                return {}
+            time.sleep(0.002)
+        raise RuntimeError(f"no cleanup event of sync {sync} within {timeout}s")
+
     def next_sync_event(self, after, timeout):
         """The first sync event numbered above `after` (docs/events.md), waiting for it; {} without events."""
         if not self.events:

@@ -43,8 +43,7 @@ TEST_CASE("--log-format json: every line an event; datapath, diagnostic, sync an
   node.write_manifest("web.yaml", service("web", "10.96.0.10", kHttpPort) + pod({"web-a", "10.244.1.10"}) + api);
   node.start_agent();
   // a change and a broken neighbour in one edit: the change applies, the broken service is held
-  node.apply("web.yaml", service("web", "10.96.0.10", kHttpPort) + pod({"web-a", "10.244.1.10"}) +
-                             pod({"web-b", "10.244.1.11"}) + broken_api);
+  node.apply("web.yaml", service("web", "10.96.0.10", kHttpPort) + pod({"web-b", "10.244.1.11"}) + broken_api);
   node.kill_agent(SIGTERM);
 
   for (const auto& line : node.agent().lines()) {
@@ -76,7 +75,8 @@ TEST_CASE("--log-format json: every line an event; datapath, diagnostic, sync an
                         {"writes", "integer"},  {"added", "integer"},        {"updated", "integer"},
                         {"removed", "integer"}, {"held", "integer"},         {"unchanged", "integer"},
                         {"changes", "array"},   {"changes_omitted", "integer"}, {"errors", "integer"},
-                        {"warnings", "integer"},  {"served_since_change_ms", "number?"}});
+                        {"warnings", "integer"},  {"served_since_change_ms", "number?"},
+                        {"removals_pending", "integer"}});
   CHECK(syncs[0]["sync"] == 1);
   CHECK(syncs[0]["resync"] == false);
   CHECK(syncs[0]["since_change_ms"].is_null());  // the first sync: no change behind it
@@ -93,9 +93,19 @@ TEST_CASE("--log-format json: every line an event; datapath, diagnostic, sync an
   CHECK(syncs[1]["updated"] == 1);
   CHECK(syncs[1]["held"] == 1);
   CHECK(syncs[1]["services"] == 2);
-  CHECK(syncs[1]["backends"] == 2);
+  CHECK(syncs[1]["backends"] == 1);
   CHECK(syncs[1]["errors"] == 1);
   CHECK(syncs[1]["changes"] == Json::array({"~default/web:http 10.96.0.10:80/TCP"}));
+  // web-a's entries (backend, pod address, reverse) went after their grace period, in a cleanup event
+  CHECK(syncs[0]["removals_pending"] == 0);  // into empty maps nothing is replaced
+  REQUIRE(syncs[1]["removals_pending"].get<int>() > 0);
+  auto cleanups = node.events("cleanup");
+  REQUIRE(cleanups.size() == 1);
+  check_fields(cleanups[0], {{"sync", "integer"}, {"removed", "integer"}, {"after_served_ms", "number"},
+                             {"since_change_ms", "number?"}});
+  CHECK(cleanups[0]["sync"] == 2);
+  CHECK(cleanups[0]["removed"] == syncs[1]["removals_pending"]);
+  CHECK(cleanups[0]["since_change_ms"].get<double>() >= syncs[1]["since_change_ms"].get<double>());
 
   auto diagnostics = node.events("diagnostic");
   REQUIRE(diagnostics.size() == 1);

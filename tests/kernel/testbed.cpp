@@ -151,7 +151,20 @@ nlohmann::json Testbed::wait_for_sync_after(int after, std::chrono::milliseconds
   int seen = 0;
   int index = agent_->wait_for_line([&](const std::string& l) { return is_event(l, "sync") && ++seen > after; }, 0, timeout);
   if (index < 0) throw std::runtime_error("no sync event in time; agent output:\n" + agent_->output());
-  return *agent_event(agent_->lines()[index]);
+  nlohmann::json sync = *agent_event(agent_->lines()[index]);
+  // what a test reads in the maps afterwards has the replaced entries gone too
+  if (sync.value("removals_pending", 0) > 0) {
+    int number = sync["sync"];
+    int done = agent_->wait_for_line(
+        [&](const std::string& l) {
+          auto e = is_event(l, "cleanup") ? agent_event(l) : std::nullopt;
+          return e && (*e)["sync"] == number;
+        },
+        index, timeout);
+    if (done < 0) throw std::runtime_error("no cleanup event of sync " + std::to_string(number) +
+                                           " in time; agent output:\n" + agent_->output());
+  }
+  return sync;
 }
 
 nlohmann::json Testbed::apply(const std::string& file, const std::string& yaml) {

@@ -11,6 +11,7 @@
 #include <random>
 
 #include "agent/syncer.h"
+#include "cli/services_view.h"
 #include "desired_helpers.h"
 #include "fake_map_store.h"
 #include "served.h"
@@ -160,15 +161,34 @@ struct Universe {
   }
 };
 
+// Each service key with the backends a new connect may pick, as the maps say.
+std::map<ServiceKey, std::vector<Backend>> new_connects_reach(const KernelState& k) {
+  std::map<ServiceKey, std::vector<Backend>> out;
+  for (const ServiceRow& row : service_rows(k)) {
+    auto& backends = out[row.key];
+    for (std::size_t i = 0; i < row.live; ++i) backends.push_back(row.backends[i].second);
+    std::sort(backends.begin(), backends.end());
+    if (row.incomplete) backends.push_back({});  // a broken service differs from any whole one
+  }
+  return out;
+}
+
 }  // namespace
 
 TEST_CASE("a random sequence of object events serves what a from-scratch sync of the same objects serves") {
+  // deferred: as the agent syncs, each sync's removals applied after their
+  // grace period, by finish_removals() or else by the next sync
+  for (bool deferred : {false, true})
   for (uint32_t seed = 1; seed <= 30; ++seed) {
+    CAPTURE(deferred);
     CAPTURE(seed);
     RandomObjects random(seed);
     Universe universe;
     FakeMapStore incremental_maps, scratch_maps;
+    // every single write keeps what a connect (also one in flight) can read whole
+    incremental_maps.check_after_every_write(datapath_invariant_violations);
     Syncer incremental(incremental_maps, settings());
+    if (deferred) incremental.defer_removals();
     Syncer scratch(scratch_maps, settings());
     ObjectStore store;
 
@@ -201,16 +221,29 @@ TEST_CASE("a random sequence of object events serves what a from-scratch sync of
       for (const auto& [origin, list] : update.broken)
         history += std::to_string(step) + " broken " + std::to_string(origin) + " x" + std::to_string(list.size()) + "\n";
       store.apply(update);
-      incremental.sync(store);
+      SyncResult result = incremental.sync(store);
+      CHECK(incremental.removals_pending() == (result.removals_pending > 0));
 
       ObjectStore fresh;
       fresh.apply(universe.everything());
       scratch.resync(fresh);
 
+      // what new connects reach is served as soon as the sync returns
       KernelState got = read_kernel_state(incremental_maps), want = read_kernel_state(scratch_maps);
+      REQUIRE_MESSAGE(new_connects_reach(got) == new_connects_reach(want), "after:\n" << history);
+      if (deferred && random.chance(50)) continue;  // its removals left to the next sync
+      if (deferred && incremental.removals_pending()) {
+        auto done = incremental.finish_removals();
+        REQUIRE(done);
+        CHECK(done->entries == result.removals_pending);
+        got = read_kernel_state(incremental_maps);
+      }
+      CHECK(!incremental.removals_pending());
+      // and once its removals are done, nothing else is left: no entry kept for connections that are gone
       std::string differences = diff(served(got), served(want));
       REQUIRE_MESSAGE(differences.empty(), differences << "\nafter:\n" << history);
       REQUIRE(entries_without_ids(got) == entries_without_ids(want));
+      REQUIRE_MESSAGE(incremental_maps.violations().empty(), incremental_maps.violations().front());
     }
   }
 }

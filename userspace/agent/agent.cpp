@@ -103,6 +103,7 @@ class Agent {
     spdlog::info("this node's zone is now \"{}\" (label topology.kubernetes.io/zone of Node {})", zone,
                  settings_.node.node_name);
     settings_.node.zone = zone;
+    finish_removals();  // a new syncer reads the maps back, and removes what is left anyway
     make_syncer();
     objects_.mark_all_dirty();
   }
@@ -146,9 +147,13 @@ class Agent {
       metrics_.sync_failed();
       status_failed("apply", failure(e));
       triggers_.insert(triggers_.end(), update.change_triggers.begin(), update.change_triggers.end());
+      // the last sync's removals went (or the maps are read back next time)
+      if (removals_sync_ && !syncer_->removals_pending()) close_after_removals();
       return false;
     }
+    if (r.earlier_removals) removals_done(*r.earlier_removals);
     if (commit_) std::exchange(commit_, nullptr)();
+    std::optional<std::chrono::steady_clock::time_point> change = first_unsynced_change_;
     if (first_unsynced_change_) {
       report.since_change = std::chrono::steady_clock::now() - *first_unsynced_change_;
       report.since_change_served = r.served_at - *first_unsynced_change_;
@@ -174,8 +179,35 @@ class Agent {
     if (resync && r.writes && update.empty())
       spdlog::warn("sync {}: the maps had drifted from the desired state; {} entries repaired", number_, r.writes);
     // the first sync too: pods may have gone while no agent ran
-    if (!r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1) close_stale_sockets(r.gone_tcp_endpoints);
+    close_sockets_ = close_sockets_ || !r.gone_tcp_endpoints.empty() || r.backends_freed || number_ == 1;
+    gone_tcp_.insert(gone_tcp_.end(), r.gone_tcp_endpoints.begin(), r.gone_tcp_endpoints.end());
+    if (r.removals_pending) {
+      // after the removals: a connected UDP socket is closed when its backend entry is gone
+      removals_sync_ = number_;
+      removals_change_ = change;
+    } else {
+      close_after_removals();
+    }
     return true;
+  }
+
+  // Readable once the last sync's removals may be applied; -1 when none wait.
+  int removals_ready_fd() const { return syncer_->removals_pending() ? syncer_->removals_ready_fd() : -1; }
+
+  // Applies the last sync's removals, waiting for the rest of their grace
+  // period. false when they failed: a sync must read the maps back.
+  bool finish_removals() {
+    if (!syncer_->removals_pending()) return true;
+    try {
+      if (auto done = syncer_->finish_removals()) removals_done(*done);
+      return true;
+    } catch (const std::exception& e) {
+      log_sync_failed(removals_sync_, "cleanup", e.what(), kRetryAfterFailure);
+      metrics_.sync_failed();
+      status_failed("cleanup", e.what());
+      close_after_removals();
+      return false;
+    }
   }
 
   // What `socklb status` reads: merged into the agent's status file.
@@ -195,6 +227,7 @@ class Agent {
  private:
   void make_syncer() {
     syncer_.emplace(maps_, settings_, observer_);
+    syncer_->defer_removals();
     if (maps_empty_) syncer_->maps_created_empty();
   }
 
@@ -240,6 +273,17 @@ class Agent {
                                    "datapath keeps serving untouched until a sync into them goes through)";
   }
 
+  void removals_done(const RemovalsDone& done) {
+    log_cleanup(removals_sync_, done, removals_change_);
+    close_after_removals();
+  }
+
+  void close_after_removals() {
+    removals_sync_ = 0;
+    removals_change_.reset();
+    if (std::exchange(close_sockets_, false)) close_stale_sockets(std::exchange(gone_tcp_, {}));
+  }
+
   void close_stale_sockets(const std::vector<ReverseKey>& gone_tcp) {
     // made at first use: after a migration's commit, its iterators use the new maps' pins
     if (!closer_tried_) {
@@ -283,6 +327,13 @@ class Agent {
   int number_ = 0;
   // when the oldest change no sync has applied yet reached the agent
   std::optional<std::chrono::steady_clock::time_point> first_unsynced_change_;
+  // The sync whose removals wait for their grace period (0: none), and when
+  // its change reached the agent.
+  int removals_sync_ = 0;
+  std::optional<std::chrono::steady_clock::time_point> removals_change_;
+  // Sockets to close once the removals are done.
+  bool close_sockets_ = false;
+  std::vector<ReverseKey> gone_tcp_;
 };
 
 void clear_abandoned_trace_of(const std::filesystem::path& bpffs) {
@@ -462,14 +513,19 @@ int run_agent(const AgentOptions& options) {
       expire_at = now + kAffinityExpiry;
     }
     int news = kube ? kube->fd() : watch ? watch->fd() : -1;
-    pollfd fds[2] = {{signals.get(), POLLIN, 0}, {news, POLLIN, 0}};
+    pollfd fds[3] = {{signals.get(), POLLIN, 0}, {news, POLLIN, 0}, {agent.removals_ready_fd(), POLLIN, 0}};
     auto wake = std::min(expire_at, resync_at);
     if (pending || news < 0) wake = std::min(wake, now + kRetryAfterFailure);
     int timeout = static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(wake - now).count());
-    if (poll(fds, 2, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
+    if (poll(fds, 3, timeout) < 0 && errno != EINTR) throw SystemError("poll", errno);
     if (fds[0].revents & POLLIN) {
+      agent.finish_removals();  // at most one grace period: the pinned maps keep nothing stale
       log_stopping(signal_received(signals.get()), options.bpffs_dir);
       return 0;
+    }
+    if (fds[2].fd >= 0 && (fds[2].revents & POLLIN) && !agent.finish_removals()) {
+      pending = true;
+      retry_at = std::chrono::steady_clock::now() + kRetryAfterFailure;
     }
     if (news >= 0 && (fds[1].revents & POLLIN)) {
       // No waiting for a burst to settle: what arrived is applied now, and

@@ -107,6 +107,7 @@ void log_sync(const SyncReport& report, const SyncResult& result) {
              {"served_since_change_ms",
               report.since_change_served ? EventFields(event_ms(report.since_change_served->count())) : EventFields()},
              {"writes", result.writes},
+             {"removals_pending", result.removals_pending},
              {"added", s.added},
              {"updated", s.updated},
              {"removed", s.removed},
@@ -127,6 +128,19 @@ void log_sync(const SyncReport& report, const SyncResult& result) {
                         s.updated, s.removed, describe_changes(s.changes),
                         s.held ? fmt::format(", {} held at their previous state", s.held) : "", result.writes,
                         result.took.count() / 1000.0));
+}
+
+void log_cleanup(int sync, const RemovalsDone& done, std::optional<std::chrono::steady_clock::time_point> change) {
+  auto ms = [](auto d) { return event_ms(std::chrono::duration<double, std::milli>(d).count()); };
+  log_event(spdlog::level::info, "cleanup",
+            {{"sync", sync},
+             {"removed", done.entries},
+             {"after_served_ms", ms(done.done_at - done.served_at)},
+             {"since_change_ms", change ? EventFields(ms(done.done_at - *change)) : EventFields()}},
+            fmt::format("sync {}: removed the {} entr{} it replaced, {:.1f} ms after it served (once no program "
+                        "in flight could use them)",
+                        sync, done.entries, done.entries == 1 ? "y" : "ies",
+                        std::chrono::duration<double, std::milli>(done.done_at - done.served_at).count()));
 }
 
 void log_sync_failed(int sync, std::string_view stage, const std::string& error, std::chrono::seconds retry_in) {

@@ -46,6 +46,11 @@ struct SyncReport {
 };
 void log_sync(const SyncReport& report, const SyncResult& result);
 
+// A sync's removals (its sync event's removals_pending), applied once no
+// program run that started before its serving writes can still be going.
+// `change`: when the change that sync applied reached the agent.
+void log_cleanup(int sync, const RemovalsDone& done, std::optional<std::chrono::steady_clock::time_point> change);
+
 // stage: "read" (the manifests could not be listed: nothing was written) or
 // "apply" (a map write or read failed: every service is whole, old or new).
 void log_sync_failed(int sync, std::string_view stage, const std::string& error, std::chrono::seconds retry_in);

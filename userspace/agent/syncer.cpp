@@ -1,11 +1,16 @@
 #include "agent/syncer.h"
 
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <iterator>
 
 #include "plan/advance_state.h"
 #include "plan/apply_plan.h"
 #include "sources/object_event.h"
+#include "sys/sys_error.h"
 
 namespace socklb {
 namespace {
@@ -56,6 +61,9 @@ void Syncer::maps_created_empty() {
 
 SyncResult Syncer::sync(ObjectStore& objects) {
   auto start = std::chrono::steady_clock::now();
+  SyncResult result;
+  // maps read back must not hold what the last sync's removals take away
+  if (pending_ && !known_) result.earlier_removals = finish_removals();
   if (!known_) {
     KernelState read = read_kernel_state(store_);
     if (first_) {
@@ -104,27 +112,51 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   } else {
     plan = make_plan(desired, kernel, limits, changed, listing_);
   }
+  if (pending_) {
+    // the last sync's removals first: this plan may write what they remove
+    // (the carried state has them done already). Their grace period ran
+    // while this sync read and planned.
+    try {
+      result.earlier_removals = finish_removals();
+    } catch (...) {
+      plan_all_ = true;  // planned against a state the maps do not hold
+      throw;
+    }
+  }
   auto apply_start = std::chrono::steady_clock::now();
-  std::optional<std::chrono::steady_clock::time_point> served_at;
-  ApplyObserver observer{[&](int phase, const Plan& p) {
-    if (phase == 4) served_at = std::chrono::steady_clock::now();
-    if (observer_.before_phase) observer_.before_phase(phase, p);
-  }};
+  result.writes = plan.writes();
+  bool removes = plan.waits_for_readers();
   try {
-    apply_plan(plan, store_, observer);
+    apply_serving_phases(plan, store_, observer_);
   } catch (...) {
     quarantine_.failed(plan);
     // the maps are read back and everything planned anew next time
     plan_all_ = true;
     throw;
   }
-  auto apply_took = std::chrono::steady_clock::now() - apply_start;
+  result.served_at = std::chrono::steady_clock::now();
   quarantine_.applied(plan);
-  SyncResult result;
-  result.writes = plan.writes();
+  Removals removals = take_removals(plan);
+  if (!defer_removals_) {
+    try {
+      // a connect that read a service before its flip may still use its old
+      // slot set, backends and id: none of it goes while such a connect runs
+      if (removes) store_.wait_for_readers();
+      apply_removals(removals, store_, observer_);
+    } catch (...) {
+      plan_all_ = true;
+      throw;
+    }
+  }
+  auto apply_took = std::chrono::steady_clock::now() - apply_start;
   advance_state(kernel, std::move(plan.steps));
+  advance_state(kernel, removals.plan);  // the state once they are applied
   known_ = std::move(kernel);
   look_at_kernel_services_ = false;
+  if (defer_removals_ && !removals.empty()) {
+    result.removals_pending = removals.entries();
+    start_grace_period(std::move(removals), removes, result.served_at);
+  }
 
   if (plan_all_) {
     std::set_difference(before.begin(), before.end(), plan.tcp_endpoints.begin(), plan.tcp_endpoints.end(),
@@ -139,10 +171,55 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   result.apply_took = std::chrono::duration_cast<std::chrono::microseconds>(apply_took);
-  result.served_at = served_at.value_or(std::chrono::steady_clock::now());
   result.map_entries = known_->entries;
   for (const auto& m : kMaps) result.map_capacity[static_cast<std::size_t>(m.id)] = store_.capacity(m.id);
   return result;
+}
+
+void Syncer::defer_removals() {
+  if (defer_removals_) return;
+  grace_ended_ = UniqueFd(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!grace_ended_) throw SystemError("eventfd (for the end of a grace period)", errno);
+  defer_removals_ = true;
+}
+
+void Syncer::start_grace_period(Removals removals, bool wait, std::chrono::steady_clock::time_point served_at) {
+  pending_.emplace();
+  pending_->removals = std::move(removals);
+  pending_->served_at = served_at;
+  int fd = grace_ended_.get();
+  MapStore& store = store_;
+  // on a thread of its own: the wait is a blocking system call (a
+  // map-in-map update returns after synchronize_rcu()), 8-20 ms here, and
+  // the next change need not wait for it
+  pending_->grace = std::async(std::launch::async, [&store, fd, wait] {
+    struct Signal {
+      int fd;
+      ~Signal() {
+        uint64_t one = 1;
+        [[maybe_unused]] auto n = write(fd, &one, sizeof(one));
+      }
+    } signal{fd};
+    if (wait) store.wait_for_readers();
+  });
+}
+
+std::optional<RemovalsDone> Syncer::finish_removals() {
+  if (!pending_) return std::nullopt;
+  Pending p = std::move(*pending_);
+  pending_.reset();
+  uint64_t count = 0;
+  try {
+    p.grace.get();  // the rest of the grace period, if any; rethrows its failure
+    [[maybe_unused]] auto n = read(grace_ended_.get(), &count, sizeof(count));
+    apply_removals(p.removals, store_, observer_);
+  } catch (...) {
+    // the carried state has them done: read the maps back next time
+    known_.reset();
+    plan_all_ = true;
+    throw;
+  }
+  return RemovalsDone{p.removals.entries(), p.served_at, std::chrono::steady_clock::now()};
 }
 
 std::size_t Syncer::expire_affinity(uint64_t now_ns) {

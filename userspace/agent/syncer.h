@@ -5,6 +5,7 @@
 
 #include <array>
 #include <chrono>
+#include <future>
 #include <optional>
 #include <vector>
 
@@ -15,8 +16,16 @@
 #include "plan/id_quarantine.h"
 #include "plan/plan.h"
 #include "store/object_store.h"
+#include "sys/unique_fd.h"
 
 namespace socklb {
+
+// The removals of a sync applied after their grace period.
+struct RemovalsDone {
+  std::size_t entries = 0;
+  std::chrono::steady_clock::time_point served_at;  // of their sync: when their grace period began
+  std::chrono::steady_clock::time_point done_at;
+};
 
 struct SyncResult {
   PlanSummary summary;
@@ -32,6 +41,11 @@ struct SyncResult {
   // When the writes that serve the new state were done: before the wait
   // for readers and the removals after it (phase 4), which only clean up.
   std::chrono::steady_clock::time_point served_at;
+  // With defer_removals(): the entries this sync's removals will take away
+  // once their grace period ended (0: none wait), and the last sync's
+  // removals if this sync applied them (before its own writes).
+  std::size_t removals_pending = 0;
+  std::optional<RemovalsDone> earlier_removals;
   // Entries of each map after the sync, and its capacity (for /metrics).
   std::array<std::size_t, kMaps.size()> map_entries{};
   std::array<uint32_t, kMaps.size()> map_capacity{};
@@ -59,6 +73,19 @@ class Syncer {
   // `now_ns`: CLOCK_MONOTONIC, the clock of bpf_ktime_get_ns(). Returns the
   // number of entries removed.
   std::size_t expire_affinity(uint64_t now_ns);
+
+  // A sync returns once its change is served. Its removals wait for their
+  // grace period on a thread of their own, so that wait overlaps what comes
+  // next instead of delaying this change; finish_removals() applies them,
+  // and the next sync does at the latest. removals_ready_fd() is readable
+  // once the grace period ended. The agent's mode; without it a sync waits
+  // and removes before it returns.
+  void defer_removals();
+  bool removals_pending() const { return pending_.has_value(); }
+  int removals_ready_fd() const { return grace_ended_.get(); }
+  // Waits for the rest of the grace period if needed. Throws when a
+  // removal fails (the next sync reads the maps back).
+  std::optional<RemovalsDone> finish_removals();
 
   // The maps were just created, so they hold nothing and no program run
   // can hold an id of theirs: the first sync plans against an empty state
@@ -90,6 +117,15 @@ class Syncer {
   // What TCP connections made before this agent started may use (until
   // the first plan).
   std::vector<ReverseKey> endpoints_before_;
+  void start_grace_period(Removals removals, bool wait, std::chrono::steady_clock::time_point served_at);
+  bool defer_removals_ = false;
+  UniqueFd grace_ended_;  // an eventfd the grace period's thread writes when it ends
+  struct Pending {
+    Removals removals;
+    std::chrono::steady_clock::time_point served_at;
+    std::future<void> grace;
+  };
+  std::optional<Pending> pending_;
 };
 
 }  // namespace socklb

@@ -28,26 +28,61 @@ void reset_counters(const std::vector<uint32_t>& service_ids, MapStore& store) {
 
 }  // namespace
 
-void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer) {
+namespace {
+
+void apply_steps(const std::vector<PlanStep>& steps, std::size_t& i, int phase, MapStore& store) {
+  for (; i < steps.size() && steps[i].phase == phase; ++i) {
+    const PlanStep& step = steps[i];
+    spdlog::debug("apply: {} {} entries {}", step.op == PlanOp::Write ? "writing" : "removing", step.count,
+                  describe(step.map).name);
+    if (step.op == PlanOp::Write) store.update_packed(step.map, step.keys, step.values, step.count);
+    else store.remove_packed(step.map, step.keys, step.count);
+  }
+}
+
+}  // namespace
+
+void apply_serving_phases(const Plan& plan, MapStore& store, const ApplyObserver& observer) {
   std::size_t i = 0;
-  for (int phase = 1; phase <= 4; ++phase) {
+  for (int phase = 1; phase <= 3; ++phase) {
     if (observer.before_phase) observer.before_phase(phase, plan);
     spdlog::debug("apply phase {}", phase);
     if (phase == 1) reset_counters(plan.new_service_ids, store);
-    if (phase == 4 && i < plan.steps.size()) {
-      // a connect that read a service before its flip may still use its old
-      // slot set, backends and id: none of it goes while such a connect runs
-      spdlog::debug("apply: waiting for the programs in flight before the removals");
-      store.wait_for_readers();
-    }
-    for (; i < plan.steps.size() && plan.steps[i].phase == phase; ++i) {
-      const PlanStep& step = plan.steps[i];
-      spdlog::debug("apply: {} {} entries {}", step.op == PlanOp::Write ? "writing" : "removing", step.count,
-                    describe(step.map).name);
-      if (step.op == PlanOp::Write) store.update_packed(step.map, step.keys, step.values, step.count);
-      else store.remove_packed(step.map, step.keys, step.count);
-    }
+    apply_steps(plan.steps, i, phase, store);
   }
+}
+
+void apply_removals(const Removals& removals, MapStore& store, const ApplyObserver& observer) {
+  if (observer.before_phase) observer.before_phase(4, removals.plan);
+  spdlog::debug("apply phase 4");
+  std::size_t i = 0;
+  apply_steps(removals.plan.steps, i, 4, store);
+  purge_affinity(removals.plan.purge_affinity, store);
+}
+
+Removals take_removals(Plan& plan) {
+  Removals r;
+  auto first = std::find_if(plan.steps.begin(), plan.steps.end(), [](const PlanStep& s) { return s.phase == 4; });
+  r.plan.steps.assign(std::make_move_iterator(first), std::make_move_iterator(plan.steps.end()));
+  plan.steps.erase(first, plan.steps.end());
+  r.plan.purge_affinity = std::move(plan.purge_affinity);
+  plan.purge_affinity.clear();
+  return r;
+}
+
+void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer) {
+  apply_serving_phases(plan, store, observer);
+  std::size_t i = 0;
+  while (i < plan.steps.size() && plan.steps[i].phase != 4) ++i;
+  if (i < plan.steps.size()) {
+    // a connect that read a service before its flip may still use its old
+    // slot set, backends and id: none of it goes while such a connect runs
+    spdlog::debug("apply: waiting for the programs in flight before the removals");
+    store.wait_for_readers();
+  }
+  if (observer.before_phase) observer.before_phase(4, plan);
+  spdlog::debug("apply phase 4");
+  apply_steps(plan.steps, i, 4, store);
   purge_affinity(plan.purge_affinity, store);
 }
 

@@ -15,6 +15,24 @@ struct ApplyObserver {
   std::function<void(int phase, const Plan& plan)> before_phase;
 };
 
+// The removals of a plan (phase 4) and its affinity purges, kept apart
+// when they are applied later than the rest (the agent: after a grace
+// period that overlaps its next change instead of delaying this one).
+struct Removals {
+  Plan plan;  // only its phase-4 steps and purge_affinity are set
+  bool empty() const { return plan.steps.empty() && plan.purge_affinity.empty(); }
+  std::size_t entries() const { return plan.writes(); }
+};
+// Moves a plan's removals out of it: what is left is phases 1-3.
+Removals take_removals(Plan& plan);
+
+// Phases 1-3 of a plan: afterwards every service serves its new state.
+// Nothing is removed, so no connect in flight can miss anything.
+void apply_serving_phases(const Plan& plan, MapStore& store, const ApplyObserver& observer = {});
+// Phase 4. Only once every program run that started before the serving
+// phases were done has ended (MapStore::wait_for_readers).
+void apply_removals(const Removals& removals, MapStore& store, const ApplyObserver& observer = {});
+
 // Writes a plan in its phase order, waiting for the programs in flight
 // before the removals. The one place that changes the maps. Throws
 // std::runtime_error when a write fails; what was written before keeps every

@@ -10,9 +10,11 @@ namespace {
 // entries and backends, which nothing points at yet; 2. the new slot sets of
 // large services, under the revision each does not read; 3. the service
 // states (the flip: count, revision and a small service's backends at once),
-// then the ClusterIP entries and keys that make new services reachable. Then,
-// once no connect can still be reading what the writes replaced: 4. removals,
-// referrers first.
+// then the ClusterIP entries and keys that make new services reachable, and
+// the removal of the keys and ClusterIP entries no service serves any more
+// (they only refer: a connect that read one before has its service id, and
+// what the id names stays). Then, once no connect can still be reading what
+// the writes replaced: 4. the removal of what was referred to.
 constexpr std::array<std::array<MapId, 5>, 3> kWriteOrder = {{
     {MapId::ServiceNames, MapId::AddrsV4, MapId::AddrsV6, MapId::Reverse, MapId::Backends},
     {MapId::Slots, MapId::Slots, MapId::Slots, MapId::Slots, MapId::Slots},
@@ -29,6 +31,11 @@ int default_phase(MapId map) {
 }
 
 }  // namespace
+
+int PlanBuilder::removal_phase(MapId map) {
+  bool refers_only = map == MapId::ServicesV4 || map == MapId::ServicesV6 || map == MapId::AddrsV4 || map == MapId::AddrsV6;
+  return refers_only ? 3 : 4;
+}
 
 ByteView PlanStep::key(std::size_t i) const {
   std::size_t size = describe(map).key_size;

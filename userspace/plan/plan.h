@@ -38,8 +38,9 @@ enum class PlanOp { Write, Remove };
 struct PlanStep {
   MapId map;
   PlanOp op;
-  // 1: what nothing refers to yet; 2: new slot sets; 3: the flips and what
-  // makes services reachable; 4: removals (plan.cpp says why in this order).
+  // 1: what nothing refers to yet; 2: new slot sets; 3: the flips, what
+  // makes services reachable and the removal of keys no service serves;
+  // 4: the removal of what they referred to (plan.cpp says why in this order).
   int phase = 0;
   std::size_t count = 0;
   Bytes keys;

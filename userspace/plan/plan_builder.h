@@ -15,7 +15,7 @@ class PlanBuilder {
   // A write in the phase the map is written in (plan.cpp), or in `phase`.
   void write(MapId map, ByteView key, ByteView value, int phase = 0);
   void write(const MapKey& key, ByteView value, int phase = 0) { write(key.map, key.view(), value, phase); }
-  void remove(MapId map, ByteView key) { append(removes_[index(map)], map, PlanOp::Remove, 4, key, {}); }
+  void remove(MapId map, ByteView key) { append(removes_[index(map)], map, PlanOp::Remove, removal_phase(map), key, {}); }
   void remove(const MapKey& key) { remove(key.map, key.view()); }
 
   // Room for `entries` more writes to `map` in its phase: a full plan knows
@@ -28,6 +28,7 @@ class PlanBuilder {
 
  private:
   static std::size_t index(MapId map) { return static_cast<std::size_t>(map); }
+  static int removal_phase(MapId map);
   static void append(PlanStep& step, MapId map, PlanOp op, int phase, ByteView key, ByteView value) {
     step.map = map;
     step.op = op;
