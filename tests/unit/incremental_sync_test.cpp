@@ -285,3 +285,49 @@ TEST_CASE("a service edited in place is rebuilt alone; a pod touches only the se
   store.apply({{{ObjectEvent::Type::Upsert, 1, id_of(ObjectPtr(same)), ObjectPtr(same)}}});
   CHECK(store.take_dirty().empty());
 }
+
+TEST_CASE("deferred removals: a removed service stops being served with the sync; its pod's entries go at the cleanup") {
+  FakeMapStore maps;
+  maps.check_after_every_write(datapath_invariant_violations);
+  Syncer syncer(maps, settings());
+  syncer.defer_removals();
+  ObjectStore store;
+  SourceUpdate first = upserts_of(manifests(R"(apiVersion: v1
+kind: Service
+metadata: {name: web}
+spec: {clusterIP: 10.96.0.10, selector: {app: web}, ports: [{name: http, port: 80, targetPort: 8080}]}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web-1, labels: {app: web}}
+spec: {nodeName: node-a, containers: [{ports: [{name: http, containerPort: 8080}]}]}
+status: {podIP: 10.244.0.5, conditions: [{type: Ready, status: "True"}]}
+)"));
+  store.apply(first);
+  syncer.sync(store);
+  syncer.finish_removals();
+  auto addr_entry = [&](const char* ip) { return read_kernel_state(maps).addrs.count(*IpAddress::parse(ip)); };
+  REQUIRE(addr_entry("10.96.0.10") == 1);
+  REQUIRE(addr_entry("10.244.0.5") == 1);
+
+  // the Service deleted: a scoped plan
+  SourceUpdate gone;
+  for (const auto& e : first.events)
+    if (e.id.kind == ObjectKind::Service) gone.events.push_back({ObjectEvent::Type::Delete, e.origin, e.id, {}});
+  REQUIRE(gone.events.size() == 1);
+  store.apply(gone);
+  SyncResult result = syncer.sync(store);
+  CHECK(result.summary.removed == 1);
+  REQUIRE(syncer.removals_pending());
+  KernelState now = read_kernel_state(maps);
+  CHECK(now.services.empty());            // not served from the sync on
+  CHECK(addr_entry("10.96.0.10") == 0);   // nor its ClusterIP
+  CHECK(addr_entry("10.244.0.5") == 1);   // the pod's address stays with its reverse entry until the cleanup
+  CHECK(now.reverse.size() == 1);
+  auto done = syncer.finish_removals();
+  REQUIRE(done);
+  CHECK(done->entries == result.removals_pending);
+  CHECK(addr_entry("10.244.0.5") == 0);
+  for (const auto& m : kMaps) CHECK(maps.size(m.id) == 0);
+  CHECK(maps.violations().empty());
+}

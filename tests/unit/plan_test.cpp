@@ -1,6 +1,9 @@
 // make_plan + apply_plan: adding, updating and removing services, with the
 // datapath invariant checked after every single map write.
 
+#include <map>
+#include <set>
+
 #include "plan_helpers.h"
 
 using namespace socklb;
@@ -201,6 +204,33 @@ TEST_CASE("removing a service deletes its entry, slots, backends and name; its V
 
   sync_step(store, DesiredState{});
   for (const auto& m : kMaps) CHECK(store.size(m.id) == 0);
+}
+
+TEST_CASE("a removal before the wait for readers is only of a key or ClusterIP entry; a pod address goes after it") {
+  FakeMapStore store;
+  DesiredState d;
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080)}, 0, "http");
+  d.services[skey("10.96.0.2", 80)] = dsvc("other", {be("10.244.0.9", 80)});
+  sync_step(store, d);
+
+  d.services.erase(kWeb);
+  Plan plan = make_plan(d, read_kernel_state(store), limits_of(store));
+  // phase -> the removed keys of each map, as "map key-bytes"
+  std::map<int, std::set<std::pair<MapId, Bytes>>> removed;
+  for (const auto& step : plan.steps)
+    if (step.op == PlanOp::Remove)
+      for (std::size_t i = 0; i < step.count; ++i)
+        removed[step.phase].insert({step.map, Bytes(step.key(i).begin(), step.key(i).end())});
+  auto key_of = [](const MapKey& k) { return std::pair{k.map, Bytes(k.view().begin(), k.view().end())}; };
+  // the service's key and its ClusterIP entry: with the writes, so the service stops being served with them
+  CHECK(removed[3] == std::set{key_of(service_key_of(kWeb)), key_of(addr_key_of(addr("10.96.0.1")))});
+  // the pod address marks sockets that dial the pod itself: it goes with the pod's reverse entry, after the wait
+  CHECK(removed[4].count(key_of(addr_key_of(addr("10.244.0.1")))) == 1);
+  socklb_reverse_key reverse = reverse_key_of({addr("10.244.0.1"), 8080, Protocol::TCP});
+  CHECK(removed[4].count({MapId::Reverse, Bytes(bytes_of(reverse).begin(), bytes_of(reverse).end())}) == 1);
+  CHECK(plan.waits_for_readers());
+  apply_plan(plan, store);
+  check_serves(store, served(d));
 }
 
 TEST_CASE("affinity entries are purged when affinity is switched off or the service goes") {

@@ -148,7 +148,8 @@ class Agent {
       status_failed("apply", failure(e));
       triggers_.insert(triggers_.end(), update.change_triggers.begin(), update.change_triggers.end());
       // the last sync's removals went (or the maps are read back next time)
-      if (removals_sync_ && !syncer_->removals_pending()) close_after_removals();
+      if (auto done = syncer_->take_finished_removals()) removals_done(*done);
+      else if (removals_sync_ && !syncer_->removals_pending()) close_after_removals();
       return false;
     }
     if (r.earlier_removals) removals_done(*r.earlier_removals);

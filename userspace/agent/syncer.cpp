@@ -63,7 +63,7 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   auto start = std::chrono::steady_clock::now();
   SyncResult result;
   // maps read back must not hold what the last sync's removals take away
-  if (pending_ && !known_) result.earlier_removals = finish_removals();
+  if (pending_ && !known_) finished_ = finish_removals();
   if (!known_) {
     KernelState read = read_kernel_state(store_);
     if (first_) {
@@ -117,7 +117,7 @@ SyncResult Syncer::sync(ObjectStore& objects) {
     // (the carried state has them done already). Their grace period ran
     // while this sync read and planned.
     try {
-      result.earlier_removals = finish_removals();
+      finished_ = finish_removals();
     } catch (...) {
       plan_all_ = true;  // planned against a state the maps do not hold
       throw;
@@ -171,6 +171,7 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   result.diagnostics.insert(result.diagnostics.end(), plan.diagnostics.begin(), plan.diagnostics.end());
   result.took = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start);
   result.apply_took = std::chrono::duration_cast<std::chrono::microseconds>(apply_took);
+  result.earlier_removals = take_finished_removals();
   result.map_entries = known_->entries;
   for (const auto& m : kMaps) result.map_capacity[static_cast<std::size_t>(m.id)] = store_.capacity(m.id);
   return result;
@@ -184,15 +185,15 @@ void Syncer::defer_removals() {
 }
 
 void Syncer::start_grace_period(Removals removals, bool wait, std::chrono::steady_clock::time_point served_at) {
-  pending_.emplace();
-  pending_->removals = std::move(removals);
-  pending_->served_at = served_at;
   int fd = grace_ended_.get();
   MapStore& store = store_;
   // on a thread of its own: the wait is a blocking system call (a
   // map-in-map update returns after synchronize_rcu()), 8-20 ms here, and
-  // the next change need not wait for it
-  pending_->grace = std::async(std::launch::async, [&store, fd, wait] {
+  // the next change need not wait for it. When no thread can be made, the
+  // wait and the removals happen here (this sync went through already).
+  std::future<void> grace;
+  try {
+    grace = std::async(std::launch::async, [&store, fd, wait] {
     struct Signal {
       int fd;
       ~Signal() {
@@ -201,7 +202,20 @@ void Syncer::start_grace_period(Removals removals, bool wait, std::chrono::stead
       }
     } signal{fd};
     if (wait) store.wait_for_readers();
-  });
+    });
+  } catch (const std::system_error&) {
+    std::promise<void> now;
+    grace = now.get_future();
+    try {
+      if (wait) store.wait_for_readers();
+      now.set_value();
+    } catch (...) {
+      now.set_exception(std::current_exception());
+    }
+    uint64_t one = 1;
+    [[maybe_unused]] auto n = write(fd, &one, sizeof(one));
+  }
+  pending_.emplace(Pending{std::move(removals), served_at, std::move(grace)});
 }
 
 std::optional<RemovalsDone> Syncer::finish_removals() {

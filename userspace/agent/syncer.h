@@ -7,6 +7,7 @@
 #include <chrono>
 #include <future>
 #include <optional>
+#include <utility>
 #include <vector>
 
 #include "maps/kernel_state.h"
@@ -86,6 +87,9 @@ class Syncer {
   // Waits for the rest of the grace period if needed. Throws when a
   // removal fails (the next sync reads the maps back).
   std::optional<RemovalsDone> finish_removals();
+  // The last sync's removals, when a sync applied them and then failed (one
+  // that went through returns them in its result).
+  std::optional<RemovalsDone> take_finished_removals() { return std::exchange(finished_, std::nullopt); }
 
   // The maps were just created, so they hold nothing and no program run
   // can hold an id of theirs: the first sync plans against an empty state
@@ -126,6 +130,7 @@ class Syncer {
     std::future<void> grace;
   };
   std::optional<Pending> pending_;
+  std::optional<RemovalsDone> finished_;  // by this sync, before its own writes
 };
 
 }  // namespace socklb

@@ -581,7 +581,7 @@ class Planner {
     auto old = kernel_.addrs.find(ip);
     if (want && (old == kernel_.addrs.end() || !(old->second == *want)))
       builder_.write(addr_key_of(ip), bytes_of(*want), addr_is_vip(*want) ? 3 : 1);
-    if (!want && old != kernel_.addrs.end()) builder_.remove(addr_key_of(ip));
+    if (!want && old != kernel_.addrs.end()) builder_.remove(addr_key_of(ip), addr_is_vip(old->second) ? 3 : 4);
 
     // the backends other services keep at these endpoints: their SHARED flag
     for (const auto& endpoint : tcp) {
@@ -642,9 +642,9 @@ class Planner {
       if (!live_services_.count(id)) builder_.remove(MapId::ServiceNames, bytes_of(id));
     // the kernel's maps and the wanted lists are all in address order
     auto addr = want_addrs_.begin();
-    for (const auto& [ip, _] : kernel_.addrs) {
+    for (const auto& [ip, value] : kernel_.addrs) {
       while (addr != want_addrs_.end() && addr->first < ip) ++addr;
-      if (addr == want_addrs_.end() || !(addr->first == ip)) builder_.remove(addr_key_of(ip));
+      if (addr == want_addrs_.end() || !(addr->first == ip)) builder_.remove(addr_key_of(ip), addr_is_vip(value) ? 3 : 4);
     }
     auto reverse = want_reverse_.begin();
     for (const auto& [endpoint, _] : kernel_.reverse) {

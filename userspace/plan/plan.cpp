@@ -14,7 +14,9 @@ namespace {
 // the removal of the keys and ClusterIP entries no service serves any more
 // (they only refer: a connect that read one before has its service id, and
 // what the id names stays). Then, once no connect can still be reading what
-// the writes replaced: 4. the removal of what was referred to.
+// the writes replaced: 4. the removal of what was referred to, and of pod
+// addresses' entries (they mark sockets that dial a pod itself, and go with
+// the pod's reverse entries).
 constexpr std::array<std::array<MapId, 5>, 3> kWriteOrder = {{
     {MapId::ServiceNames, MapId::AddrsV4, MapId::AddrsV6, MapId::Reverse, MapId::Backends},
     {MapId::Slots, MapId::Slots, MapId::Slots, MapId::Slots, MapId::Slots},
@@ -30,12 +32,12 @@ int default_phase(MapId map) {
   return 1;
 }
 
-}  // namespace
+// A service key only refers to its id; an addrs entry may be a ClusterIP's
+// (refers, phase 3: the caller says so) or a pod address's, which marks
+// sockets that dial the pod itself and goes with its reverse entries.
+int removal_phase(MapId map) { return map == MapId::ServicesV4 || map == MapId::ServicesV6 ? 3 : 4; }
 
-int PlanBuilder::removal_phase(MapId map) {
-  bool refers_only = map == MapId::ServicesV4 || map == MapId::ServicesV6 || map == MapId::AddrsV4 || map == MapId::AddrsV6;
-  return refers_only ? 3 : 4;
-}
+}  // namespace
 
 ByteView PlanStep::key(std::size_t i) const {
   std::size_t size = describe(map).key_size;
@@ -58,6 +60,11 @@ void PlanBuilder::write(MapId map, ByteView key, ByteView value, int phase) {
   append(writes_[phase - 1][index(map)], map, PlanOp::Write, phase, key, value);
 }
 
+void PlanBuilder::remove(MapId map, ByteView key, int phase) {
+  if (phase == 0) phase = removal_phase(map);
+  append(removes_[phase - 3][index(map)], map, PlanOp::Remove, phase, key, {});
+}
+
 void PlanBuilder::reserve_writes(MapId map, std::size_t entries) {
   PlanStep& step = writes_[default_phase(map) - 1][index(map)];
   const MapDescriptor& m = describe(map);
@@ -73,7 +80,8 @@ Plan PlanBuilder::finish(Plan plan) {
   };
   for (std::size_t phase = 0; phase < kWriteOrder.size(); ++phase)
     for (MapId map : kWriteOrder[phase]) take(writes_[phase][index(map)]);
-  for (MapId map : kRemoveOrder) take(removes_[index(map)]);
+  for (auto& phase : removes_)
+    for (MapId map : kRemoveOrder) take(phase[index(map)]);
   return plan;
 }
 

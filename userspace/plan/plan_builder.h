@@ -15,8 +15,11 @@ class PlanBuilder {
   // A write in the phase the map is written in (plan.cpp), or in `phase`.
   void write(MapId map, ByteView key, ByteView value, int phase = 0);
   void write(const MapKey& key, ByteView value, int phase = 0) { write(key.map, key.view(), value, phase); }
-  void remove(MapId map, ByteView key) { append(removes_[index(map)], map, PlanOp::Remove, removal_phase(map), key, {}); }
-  void remove(const MapKey& key) { remove(key.map, key.view()); }
+  // A removal in the phase the map is removed in (plan.cpp), or in `phase`:
+  // 3 for an entry that only refers (a ClusterIP's), 4 for what a connect in
+  // flight may still read.
+  void remove(MapId map, ByteView key, int phase = 0);
+  void remove(const MapKey& key, int phase = 0) { remove(key.map, key.view(), phase); }
 
   // Room for `entries` more writes to `map` in its phase: a full plan knows
   // how many it makes, and its buffers then grow once instead of doubling
@@ -28,7 +31,6 @@ class PlanBuilder {
 
  private:
   static std::size_t index(MapId map) { return static_cast<std::size_t>(map); }
-  static int removal_phase(MapId map);
   static void append(PlanStep& step, MapId map, PlanOp op, int phase, ByteView key, ByteView value) {
     step.map = map;
     step.op = op;
@@ -39,7 +41,7 @@ class PlanBuilder {
   }
 
   std::array<std::array<PlanStep, kMaps.size()>, 3> writes_{};  // phases 1..3
-  std::array<PlanStep, kMaps.size()> removes_{};                 // phase 4
+  std::array<std::array<PlanStep, kMaps.size()>, 2> removes_{};  // phases 3..4
 };
 
 }  // namespace socklb
