@@ -125,7 +125,6 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   }
   auto apply_start = std::chrono::steady_clock::now();
   result.writes = plan.writes();
-  bool removes = plan.waits_for_readers();
   try {
     apply_serving_phases(plan, store_, observer_);
   } catch (...) {
@@ -139,10 +138,7 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   Removals removals = take_removals(plan);
   if (!defer_removals_) {
     try {
-      // a connect that read a service before its flip may still use its old
-      // slot set, backends and id: none of it goes while such a connect runs
-      if (removes) store_.wait_for_readers();
-      apply_removals(removals, store_, observer_);
+      wait_and_apply_removals(removals, store_, observer_);
     } catch (...) {
       plan_all_ = true;
       throw;
@@ -155,7 +151,7 @@ SyncResult Syncer::sync(ObjectStore& objects) {
   look_at_kernel_services_ = false;
   if (defer_removals_ && !removals.empty()) {
     result.removals_pending = removals.entries();
-    start_grace_period(std::move(removals), removes, result.served_at);
+    start_grace_period(std::move(removals), result.served_at);
   }
 
   if (plan_all_) {
@@ -184,8 +180,9 @@ void Syncer::defer_removals() {
   defer_removals_ = true;
 }
 
-void Syncer::start_grace_period(Removals removals, bool wait, std::chrono::steady_clock::time_point served_at) {
+void Syncer::start_grace_period(Removals removals, std::chrono::steady_clock::time_point served_at) {
   int fd = grace_ended_.get();
+  bool wait = removals.wait_for_readers();
   MapStore& store = store_;
   // on a thread of its own: the wait is a blocking system call (a
   // map-in-map update returns after synchronize_rcu()), 8-20 ms here, and
@@ -194,14 +191,14 @@ void Syncer::start_grace_period(Removals removals, bool wait, std::chrono::stead
   std::future<void> grace;
   try {
     grace = std::async(std::launch::async, [&store, fd, wait] {
-    struct Signal {
-      int fd;
-      ~Signal() {
-        uint64_t one = 1;
-        [[maybe_unused]] auto n = write(fd, &one, sizeof(one));
-      }
-    } signal{fd};
-    if (wait) store.wait_for_readers();
+      struct Signal {  // the end is signalled even when the wait throws
+        int fd;
+        ~Signal() {
+          uint64_t one = 1;
+          [[maybe_unused]] auto n = write(fd, &one, sizeof(one));
+        }
+      } signal{fd};
+      if (wait) store.wait_for_readers();
     });
   } catch (const std::system_error&) {
     std::promise<void> now;

@@ -121,7 +121,7 @@ class Syncer {
   // What TCP connections made before this agent started may use (until
   // the first plan).
   std::vector<ReverseKey> endpoints_before_;
-  void start_grace_period(Removals removals, bool wait, std::chrono::steady_clock::time_point served_at);
+  void start_grace_period(Removals removals, std::chrono::steady_clock::time_point served_at);
   bool defer_removals_ = false;
   UniqueFd grace_ended_;  // an eventfd the grace period's thread writes when it ends
   struct Pending {

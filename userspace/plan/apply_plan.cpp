@@ -70,20 +70,19 @@ Removals take_removals(Plan& plan) {
   return r;
 }
 
-void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer) {
-  apply_serving_phases(plan, store, observer);
-  std::size_t i = 0;
-  while (i < plan.steps.size() && plan.steps[i].phase != 4) ++i;
-  if (i < plan.steps.size()) {
+void wait_and_apply_removals(const Removals& removals, MapStore& store, const ApplyObserver& observer) {
+  if (removals.wait_for_readers()) {
     // a connect that read a service before its flip may still use its old
     // slot set, backends and id: none of it goes while such a connect runs
     spdlog::debug("apply: waiting for the programs in flight before the removals");
     store.wait_for_readers();
   }
-  if (observer.before_phase) observer.before_phase(4, plan);
-  spdlog::debug("apply phase 4");
-  apply_steps(plan.steps, i, 4, store);
-  purge_affinity(plan.purge_affinity, store);
+  apply_removals(removals, store, observer);
+}
+
+void apply_plan(Plan plan, MapStore& store, const ApplyObserver& observer) {
+  apply_serving_phases(plan, store, observer);
+  wait_and_apply_removals(take_removals(plan), store, observer);
 }
 
 }  // namespace socklb

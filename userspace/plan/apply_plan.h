@@ -22,6 +22,8 @@ struct Removals {
   Plan plan;  // only its phase-4 steps and purge_affinity are set
   bool empty() const { return plan.steps.empty() && plan.purge_affinity.empty(); }
   std::size_t entries() const { return plan.writes(); }
+  // whether anything in them can be in use by a connect in flight
+  bool wait_for_readers() const { return plan.waits_for_readers(); }
 };
 // Moves a plan's removals out of it: what is left is phases 1-3.
 Removals take_removals(Plan& plan);
@@ -32,11 +34,14 @@ void apply_serving_phases(const Plan& plan, MapStore& store, const ApplyObserver
 // Phase 4. Only once every program run that started before the serving
 // phases were done has ended (MapStore::wait_for_readers).
 void apply_removals(const Removals& removals, MapStore& store, const ApplyObserver& observer = {});
+// Phase 4 in place: waits for the programs in flight, if the removals need
+// it, then applies them.
+void wait_and_apply_removals(const Removals& removals, MapStore& store, const ApplyObserver& observer = {});
 
 // Writes a plan in its phase order, waiting for the programs in flight
 // before the removals. The one place that changes the maps. Throws
 // std::runtime_error when a write fails; what was written before keeps every
-// service whole (see plan.cpp).
-void apply_plan(const Plan& plan, MapStore& store, const ApplyObserver& observer = {});
+// service whole (see plan.cpp). Takes a copy: the caller's plan stays whole.
+void apply_plan(Plan plan, MapStore& store, const ApplyObserver& observer = {});
 
 }  // namespace socklb
