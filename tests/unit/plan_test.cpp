@@ -278,3 +278,59 @@ TEST_CASE("a ClusterIP:port taken over by another service is renamed and forgets
   CHECK(read_kernel_state(store).owner(id) == ServiceRef{"default", "new"});
   CHECK(affinity_service_ids(store).empty());
 }
+
+namespace {
+
+std::vector<std::string> warnings(const Plan& plan) {
+  std::vector<std::string> out;
+  for (const auto& d : plan.diagnostics)
+    if (d.severity == Diagnostic::Severity::Warning) out.push_back(d.str());
+  return out;
+}
+
+// Plans `d` into `store` twice: once whole, once as a change of `scope`
+// against an empty start, so both endpoint passes are seen.
+std::pair<Plan, Plan> both_plans(FakeMapStore& store, const DesiredState& d, const std::set<ServiceKey>& scope) {
+  EndpointListing listing;
+  Plan empty_plan = make_plan({}, read_kernel_state(store), limits_of(store), &listing);
+  Plan whole = make_plan(d, read_kernel_state(store), limits_of(store));
+  Plan scoped = make_plan(d, read_kernel_state(store), limits_of(store), scope, listing);
+  return {std::move(whole), std::move(scoped)};
+}
+
+}  // namespace
+
+TEST_CASE("a pod left without its own entries names the map that is full and the flag that raises it") {
+  DesiredState d;
+  d.services[kWeb] = dsvc("web", {be("10.244.0.1", 8080), be("10.244.0.2", 8080)});
+
+  SUBCASE("reverse full") {
+    FakeMapStore store;
+    store.set_capacity(MapId::Reverse, 1);
+    auto [whole, scoped] = both_plans(store, d, {kWeb});
+    for (const Plan* plan : {&whole, &scoped}) {
+      REQUIRE(warnings(*plan).size() == 1);
+      CHECK(warnings(*plan)[0].find("map full (reverse)") != std::string::npos);
+      CHECK(warnings(*plan)[0].find("raise --max-backends") != std::string::npos);
+    }
+  }
+  SUBCASE("addrs full") {
+    FakeMapStore store;
+    store.set_capacity(MapId::AddrsV4, 2);  // the ClusterIP and one pod
+    auto [whole, scoped] = both_plans(store, d, {kWeb});
+    for (const Plan* plan : {&whole, &scoped}) {
+      REQUIRE(warnings(*plan).size() == 1);
+      CHECK(warnings(*plan)[0].find("map full (addrs_v4)") != std::string::npos);
+      CHECK(warnings(*plan)[0].find("raise --max-services") != std::string::npos);
+    }
+    apply_plan(whole, store);
+    check_serves(store, served(d));  // still served: the pod's connects keep per-socket state
+  }
+  SUBCASE("a pod at another service's ClusterIP is not a full map") {
+    FakeMapStore store;
+    d.services[skey("10.244.0.2", 53, Protocol::UDP)] = dsvc("dns", {be("10.244.0.9", 53)});
+    auto [whole, scoped] = both_plans(store, d, {kWeb, skey("10.244.0.2", 53, Protocol::UDP)});
+    CHECK(warnings(whole).empty());
+    CHECK(warnings(scoped).empty());
+  }
+}

@@ -394,10 +394,25 @@ class Planner {
         for (auto& [_, endpoints] : listing_->by_service) endpoints.shrink_to_fit();
       }
     }
-    if (full_)
-      plan_.diagnostics.push_back({Diagnostic::Severity::Warning, {}, "", "",
-                                   "the reverse or addrs map is full: connects to some pods keep per-socket state "
-                                   "(slower, still correct); raise --max-backends"});
+    warn_of_full_maps();
+  }
+
+  // A pod left without its addrs or reverse entry because the map is full.
+  bool now_full(MapId map) {
+    full_[static_cast<std::size_t>(map)] = true;
+    return true;
+  }
+  void warn_of_full_maps() {
+    std::string maps, flags;
+    for (const auto& m : kMaps) {
+      if (!full_[static_cast<std::size_t>(m.id)]) continue;
+      maps += (maps.empty() ? "" : ", ") + std::string(m.name);
+      if (flags.find(m.capacity_flag) == std::string::npos) flags += (flags.empty() ? "" : " and ") + std::string(m.capacity_flag);
+    }
+    if (maps.empty()) return;
+    plan_.diagnostics.push_back({Diagnostic::Severity::Warning, {}, "", "",
+                                 "map full (" + maps + "): connects to some pods keep per-socket state "
+                                 "(slower, still correct); raise " + flags});
   }
 
   // Every list here is sorted by address (served_ is), so the whole pass is
@@ -436,7 +451,7 @@ class Planner {
       MapId map = pod.ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
       bool in_kernel = kernel_.addrs.count(pod.ip) > 0;
       if (live_vip_ports_.count(pod.ip)) pod.dropped = true;  // never both; a ClusterIP wins
-      else if (!in_kernel && peak(map) + extra[pod.ip.is_v4() ? 0 : 1] >= limits_.of(map)) pod.dropped = true;
+      else if (!in_kernel && peak(map) + extra[pod.ip.is_v4() ? 0 : 1] >= limits_.of(map)) pod.dropped = now_full(map);
       else if (!in_kernel) ++extra[pod.ip.is_v4() ? 0 : 1];
     }
     uint64_t reverse_peak = kernel_.reverse.size();
@@ -448,7 +463,7 @@ class Planner {
       bool fits = known || reverse_peak < limits_.of(MapId::Reverse);
       if (pod->dropped || !fits) {
         shared_sorted_.push_back(endpoint);
-        full_ = true;
+        if (!fits) now_full(MapId::Reverse);
         continue;
       }
       reverse_peak += !known;
@@ -553,7 +568,7 @@ class Planner {
       MapId map = ip.is_v4() ? MapId::AddrsV4 : MapId::AddrsV6;
       uint64_t& added = extra[ip.is_v4() ? 0 : 1];
       if (!in_kernel && peak(map) + added >= limits_.of(map)) {
-        dropped = true;
+        dropped = now_full(map);
       } else {
         added += !in_kernel;
         want = encode_pod_addr(static_cast<uint32_t>(unique.size()));
@@ -565,7 +580,7 @@ class Planner {
       bool fits = known || reverse_peak < limits_.of(MapId::Reverse);
       if (dropped || !fits) {
         shared_.insert(endpoint);
-        full_ = true;
+        if (!fits) now_full(MapId::Reverse);
         continue;
       }
       reverse_peak += !known;
@@ -710,7 +725,7 @@ class Planner {
   // a full plan's entries, in key order
   std::vector<std::pair<ReverseKey, socklb_reverse_value>> want_reverse_;
   std::vector<std::pair<IpAddress, socklb_addr_value>> want_addrs_;
-  bool full_ = false;
+  std::array<bool, kMaps.size()> full_{};  // maps that left some pods without an entry
 };
 
 }  // namespace
