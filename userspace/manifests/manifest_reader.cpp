@@ -1,5 +1,7 @@
 #include "manifests/manifest_reader.h"
 
+#include <sched.h>
+
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -57,11 +59,17 @@ ManifestSet kept_from_previous(const std::vector<DocumentObjects>& now, const Ma
 // thread per CPU. Capped, because each thread holds a whole file's text and
 // tree at once (up to the 64 MiB file limit each), and because the agent runs
 // beside the node's workloads: a burst of changes must not take every core of
-// a large node. hardware_concurrency() may say 0 (unknown): then one.
+// a large node. The CPUs counted are the ones this process may run on (a
+// DaemonSet pod's cpuset or CPU pinning), not every CPU of the node.
 constexpr unsigned kMaxParseThreads = 8;
 
 std::size_t parse_threads() {
-  static const std::size_t threads = std::clamp(std::thread::hardware_concurrency(), 1u, kMaxParseThreads);
+  static const std::size_t threads = [] {
+    cpu_set_t allowed;
+    unsigned cpus = sched_getaffinity(0, sizeof(allowed), &allowed) == 0 ? static_cast<unsigned>(CPU_COUNT(&allowed))
+                                                                         : std::thread::hardware_concurrency();
+    return std::clamp(cpus, 1u, kMaxParseThreads);  // 0 when unknown: then one
+  }();
   return threads;
 }
 
