@@ -102,7 +102,7 @@ TEST_CASE("told what changed (inotify), the reader reads those files and trusts 
   for (int i = 0; i < 3; ++i) dir.write(file_name(i), service("s" + std::to_string(i), 80));
   ManifestReader reader;
   ManifestReader::ChangedFiles all{true, {}}, none;
-  REQUIRE(reader.read_files(dir.path(), &all).size() == 3);
+  REQUIRE(reader.read_files(dir.path(), &all).files.size() == 3);
   CHECK(reader.last_work().read == 3);
 
   // written just now, but no watcher saw a change: not read again
@@ -120,5 +120,69 @@ TEST_CASE("told what changed (inotify), the reader reads those files and trusts 
   auto files = reader.read_files(dir.path(), &one);
   CHECK(reader.last_work().read == 1);
   CHECK(reader.last_work().parsed == 1);
-  CHECK(port_of(files.at(1).second->flatten(), "s1") == 81);
+  REQUIRE(files.files.size() == 1);  // the named one only: the others are as they were
+  CHECK(!files.complete);
+  CHECK(port_of(files.files.at(0).second->flatten(), "s1") == 81);
+}
+
+TEST_CASE("told only of files it knows, the reader reads those and looks at nothing else, not even the directory") {
+  TempDir dir;
+  for (int i = 0; i < 3; ++i) dir.write(file_name(i), service("s" + std::to_string(i), 80));
+  ManifestReader reader;
+  ManifestReader::ChangedFiles all{true, {}};
+  REQUIRE(reader.read_files(dir.path(), &all).files.size() == 3);
+
+  // changes no watcher reported (the watcher is trusted: only the periodic
+  // full resync, which says `all`, would see them)
+  dir.write(file_name(0), service("s0", 8000));
+  dir.write(file_name(9), service("s9", 80));
+  dir.write(file_name(1), service("s1", 81));
+  ManifestReader::ChangedFiles one{false, {(dir.path() / file_name(1)).lexically_normal().string()}};
+  auto named = reader.read_files(dir.path(), &one);
+  CHECK_FALSE(named.complete);
+  REQUIRE(named.files.size() == 1);
+  CHECK(named.files[0].first == *one.files.begin());
+  CHECK(port_of(named.files[0].second->flatten(), "s1") == 81);
+  CHECK(reader.last_work().read == 1);
+
+  // told `all`: the tree is listed, every stamp looked at
+  auto whole = reader.read_files(dir.path(), &all);
+  CHECK(whole.complete);
+  ManifestSet set;
+  for (const auto& [_, objects] : whole.files) set.append(objects->flatten());
+  CHECK(set.services.size() == 4);
+  CHECK(port_of(set, "s0") == 8000);
+  CHECK(port_of(set, "s9") == 80);
+}
+
+TEST_CASE("a named file that is new or gone makes the reader list the tree; paths match however the root is spelled") {
+  TempDir dir;
+  dir.write("a.yaml", service("a", 80));
+  dir.write("b.yaml", service("b", 80));
+  ManifestReader reader;
+  auto root = dir.path() / "." / "";  // ".../." and a trailing slash: listed paths are normal all the same
+  ManifestReader::ChangedFiles all{true, {}};
+  REQUIRE(reader.read_files(root, &all).files.size() == 2);
+  auto named = [&](const std::string& file) {
+    return ManifestReader::ChangedFiles{false, {(dir.path() / file).lexically_normal().string()}};
+  };
+
+  dir.write("b.yaml", service("b", 82));
+  auto b = named("b.yaml");
+  auto read = reader.read_files(root, &b);
+  CHECK_FALSE(read.complete);  // the listing's path and the watcher's are the same string
+  REQUIRE(read.files.size() == 1);
+
+  dir.write("c.yaml", service("c", 80));
+  auto c = named("c.yaml");
+  read = reader.read_files(root, &c);
+  CHECK(read.complete);
+  CHECK(read.files.size() == 3);
+
+  dir.remove("a.yaml");
+  auto a = named("a.yaml");
+  read = reader.read_files(root, &a);
+  CHECK(read.complete);
+  REQUIRE(read.files.size() == 2);
+  CHECK(read.files[0].first == (dir.path() / "b.yaml").lexically_normal().string());
 }

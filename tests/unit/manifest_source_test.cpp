@@ -86,3 +86,35 @@ TEST_CASE("the same object from two files is two instances: reconcile sees both"
   store.apply(source.read());
   CHECK(store.services({"default", "web"}).size() == 2);
 }
+
+TEST_CASE("told by a watcher which file changed, the source reports that file's changes and keeps the others") {
+  TempDir dir;
+  dir.write("a.yaml", service("a", "10.96.0.1") + slice("a", "10.244.0.1"));
+  dir.write("b.yaml", service("b", "10.96.0.2") + slice("b", "10.244.0.2"));
+  ManifestSource source(dir.path());
+  ObjectStore store;
+  source.changed({.all = true});
+  store.apply(source.read());
+  store.take_dirty();
+
+  dir.write("b.yaml", service("b", "10.96.0.2") + slice("b", "10.244.0.9"));
+  source.changed({.files = {(dir.path() / "b.yaml").lexically_normal().string()}});
+  SourceUpdate change = source.read();
+  CHECK(change.origins == 2);  // every file known, only one read
+  CHECK(count(change, ObjectEvent::Type::Upsert) == 1);
+  CHECK(count(change, ObjectEvent::Type::Delete) == 0);
+  store.apply(change);
+  CHECK(store.take_dirty() == std::set<ServiceRef>{{"default", "b"}});
+  CHECK(store.slices({"default", "b"}).at(0).object->endpoints.at(0).address.str() == "10.244.0.9");
+  CHECK(store.slices({"default", "a"}).size() == 1);
+
+  // a named file that is gone: the tree is listed, its objects deleted
+  dir.remove("a.yaml");
+  source.changed({.files = {(dir.path() / "a.yaml").lexically_normal().string()}});
+  SourceUpdate gone = source.read();
+  CHECK(gone.origins == 1);
+  CHECK(count(gone, ObjectEvent::Type::Delete) == 2);
+  store.apply(gone);
+  CHECK(store.slices({"default", "a"}).empty());
+  CHECK(store.slices({"default", "b"}).size() == 1);
+}

@@ -88,7 +88,9 @@ ManifestWatch::Changes ManifestWatch::drain() {
     }
   }
   if (out.files.all) out.files.files.clear();
-  if (out.relevant && !root_is_file_) {
+  // a directory came, went or moved (or events were lost): watch what is
+  // there now. Not on every change: the walk costs as much as the tree.
+  if (out.files.all && !root_is_file_) {
     try {
       watch_tree();
     } catch (const SystemError&) {

@@ -93,13 +93,14 @@ std::vector<fs::path> list_manifest_files(const fs::path& root) {
   std::error_code ec;
   auto status = fs::status(root, ec);
   if (ec || !fs::exists(status)) throw std::runtime_error("manifests path " + root.string() + " does not exist");
-  if (!fs::is_directory(status)) return {root};
+  if (!fs::is_directory(status)) return {root.lexically_normal()};
   std::vector<fs::path> files;
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) throw std::runtime_error("cannot list " + root.string() + ": " + ec.message());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) throw std::runtime_error("cannot list " + root.string() + ": " + ec.message());
-    if (it->is_regular_file(ec) && is_manifest(it->path())) files.push_back(it->path());
+    // normal paths: the same strings a watcher names (ChangedFiles)
+    if (it->is_regular_file(ec) && is_manifest(it->path())) files.push_back(it->path().lexically_normal());
   }
   std::sort(files.begin(), files.end());
   return files;
@@ -197,24 +198,7 @@ void ManifestReader::ChangedFiles::add(const ChangedFiles& more) {
   else files.clear();
 }
 
-std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader::read_files(const fs::path& root,
-                                                                                            const ChangedFiles* changed) {
-  std::vector<fs::path> files = list_manifest_files(root);
-  std::vector<Job> jobs;
-  work_ = {};
-  for (const auto& path : files) {
-    std::string file = path.string();
-    int64_t now = file_clock_now_ns();  // before the stat: a write after it is racy next time
-    auto stamp = stamp_of(path);
-    auto cached = cache_.find(file);
-    if (cached != cache_.end()) {
-      bool valid = changed ? !changed->all && !changed->files.count(path.lexically_normal().string()) && stamp &&
-                                 cached->second.stamp && *cached->second.stamp == *stamp
-                           : still_valid(cached->second, stamp);
-      if (valid) continue;
-    }
-    jobs.push_back({file, stamp, now, std::nullopt, false, &documents_[file], {}, nullptr});
-  }
+void ManifestReader::run(std::vector<Job>& jobs) {
   run_on_workers(jobs.size(), [&](std::size_t i) {
     try {
       load(jobs[i]);
@@ -222,8 +206,9 @@ std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader:
       jobs[i].failure = std::current_exception();
     }
   });
+  for (auto& job : jobs)
+    if (job.failure) std::rethrow_exception(job.failure);  // before anything is changed
   for (auto& job : jobs) {
-    if (job.failure) std::rethrow_exception(job.failure);
     Cached& entry = cache_[job.file];
     if (job.same_content) {
       ++work_.reused;
@@ -236,24 +221,65 @@ std::vector<std::pair<std::string, ManifestReader::FileObjects>> ManifestReader:
     entry.content = job.content;
   }
   work_.read = jobs.size();
+}
+
+std::optional<ManifestReader::FilesRead> ManifestReader::read_named(const ChangedFiles& changed) {
+  std::vector<Job> jobs;
+  for (const auto& file : changed.files) {
+    if (!cache_.count(file)) return std::nullopt;  // new, or not one the listing has (under a symlinked directory)
+    int64_t now = file_clock_now_ns();
+    auto stamp = stamp_of(file);
+    std::error_code ec;
+    if (!stamp || !fs::is_regular_file(file, ec)) return std::nullopt;  // gone
+    jobs.push_back({file, stamp, now, std::nullopt, false, &documents_[file], {}, nullptr});
+  }
+  work_ = {};
+  run(jobs);
+  work_.reused += cache_.size() - jobs.size();  // untouched: their last parse stands
+  FilesRead out{{}, false};
+  for (const auto& job : jobs) out.files.emplace_back(job.file, cache_.at(job.file).objects);
+  return out;
+}
+
+ManifestReader::FilesRead ManifestReader::read_files(const fs::path& root, const ChangedFiles* changed) {
+  if (changed && !changed->all && listed_)
+    if (auto named = read_named(*changed)) return std::move(*named);
+  std::vector<fs::path> files = list_manifest_files(root);
+  std::vector<Job> jobs;
+  work_ = {};
+  for (const auto& path : files) {
+    std::string file = path.string();
+    int64_t now = file_clock_now_ns();  // before the stat: a write after it is racy next time
+    auto stamp = stamp_of(path);
+    auto cached = cache_.find(file);
+    if (cached != cache_.end()) {
+      bool valid = changed ? !changed->all && !changed->files.count(file) && stamp && cached->second.stamp &&
+                                 *cached->second.stamp == *stamp
+                           : still_valid(cached->second, stamp);
+      if (valid) continue;
+    }
+    jobs.push_back({file, stamp, now, std::nullopt, false, &documents_[file], {}, nullptr});
+  }
+  run(jobs);
   work_.reused += files.size() - jobs.size();
 
   std::set<std::string> seen;
-  std::vector<std::pair<std::string, FileObjects>> out;
-  out.reserve(files.size());
+  FilesRead out;
+  out.files.reserve(files.size());
   for (const auto& path : files) {
     seen.insert(path.string());
-    out.emplace_back(path.string(), cache_.at(path.string()).objects);
+    out.files.emplace_back(path.string(), cache_.at(path.string()).objects);
   }
   std::erase_if(last_good_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::erase_if(cache_, [&](const auto& entry) { return !seen.count(entry.first); });
   std::erase_if(documents_, [&](const auto& entry) { return !seen.count(entry.first); });
+  listed_ = true;
   return out;
 }
 
 ManifestSet ManifestReader::read(const fs::path& root) {
   ManifestSet all;
-  for (auto& [file, objects] : read_files(root)) all.append(objects->flatten());
+  for (auto& [file, objects] : read_files(root).files) all.append(objects->flatten());
   return all;
 }
 

@@ -57,12 +57,24 @@ class ManifestReader {
 
   // Throws std::runtime_error when root does not exist or cannot be listed.
   ManifestSet read(const std::filesystem::path& root);
-  // The same, file by file, in name order, without copying any object.
-  // With `changed`, a file it does not name is read again only when its
-  // stamp changed: a write within a clock tick of the last read is known
-  // from the watcher, not guessed from the time (see file_stamp.h).
-  std::vector<std::pair<std::string, FileObjects>> read_files(const std::filesystem::path& root,
-                                                              const ChangedFiles* changed = nullptr);
+
+  // File by file (paths as lexically_normal() gives them), in name order,
+  // without copying any object.
+  struct FilesRead {
+    std::vector<std::pair<std::string, FileObjects>> files;
+    // Every manifest file under the root. When false, only the files the
+    // watcher named, each known from the last read (all the others are
+    // as they were).
+    bool complete = true;
+  };
+  // With `changed` naming only files the last read listed and that are
+  // still there: reads those and nothing else, not even the directory, so
+  // a change costs what it touches however many files there are. Anything
+  // else (`all`, a new or removed file) lists the tree: a file that is not
+  // named is then read again only when its stamp changed; a write within a
+  // clock tick of the last read is known from the watcher, not guessed from
+  // the time (see file_stamp.h). Without `changed`, every stamp is checked.
+  FilesRead read_files(const std::filesystem::path& root, const ChangedFiles* changed = nullptr);
 
   // What the last read() did: for the sync log and the tests.
   struct Work {
@@ -84,6 +96,10 @@ class ManifestReader {
   struct Job;
 
   bool still_valid(const Cached& cached, const std::optional<FileStamp>& stamp) const;
+  // The named files alone; nullopt when one is not a file the last listing
+  // had, or is gone (then the tree is listed).
+  std::optional<FilesRead> read_named(const ChangedFiles& changed);
+  void run(std::vector<Job>& jobs);  // reads and parses them, updates the cache
   void load(Job& job) const;
   static void unreadable(Job& job, const std::string& message);  // reads and parses one file; runs on a worker thread
   SharedSet settle(const std::string& file, ParsedDocuments&& parsed);  // applies the last-good fallback
@@ -92,6 +108,7 @@ class ManifestReader {
   std::map<std::string, SharedSet> last_good_;    // file -> its objects (valid and broken) when it last read
   std::map<std::string, Cached> cache_;           // file -> its last parse
   std::map<std::string, DocumentCache> documents_;  // file -> its documents' parses
+  bool listed_ = false;  // cache_ holds exactly the files of the last listing
   Work work_;
 };
 

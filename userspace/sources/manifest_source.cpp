@@ -62,34 +62,45 @@ void ManifestSource::changed(const ManifestReader::ChangedFiles& files) {
 }
 
 SourceUpdate ManifestSource::read() {
-  auto files = reader_.read_files(root_, changed_ ? &*changed_ : nullptr);  // throws before anything is changed
+  auto read = reader_.read_files(root_, changed_ ? &*changed_ : nullptr);  // throws before anything is changed
   if (changed_) changed_.emplace();  // read: nothing changed since
   SourceUpdate out;
-  out.origins = files.size();
   out.parsed = reader_.last_work().parsed;
-  std::map<std::string, File> now;
-  bool hold = false;
-  for (auto& [name, objects] : files) {
-    hold = hold || objects->hold_everything;
-    auto before = files_.find(name);
-    File file{before != files_.end() ? before->second.origin : next_origin_++, objects};
-    if (before == files_.end()) {
+  // The file's new state, and the events from its last one.
+  auto update = [&](const std::string& name, const ManifestReader::FileObjects& objects, const File* before) {
+    File file{before ? before->origin : next_origin_++, objects};
+    if (!before) {
       file.duplicates = diff(file, nullptr, false, out);
-    } else if (before->second.objects != objects) {
-      file.duplicates = diff(file, before->second.objects, before->second.duplicates, out);
+    } else if (before->objects != objects) {
+      file.duplicates = diff(file, before->objects, before->duplicates, out);
       if (auto stamp = stamp_of(name))
         out.change_triggers.push_back(std::chrono::system_clock::time_point(
             std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::nanoseconds(stamp->mtime_ns))));
     } else {
-      file.duplicates = before->second.duplicates;
+      file.duplicates = before->duplicates;
     }
-    now.emplace(name, std::move(file));
+    return file;
+  };
+  if (read.complete) {
+    std::map<std::string, File> now;
+    for (auto& [name, objects] : read.files) {
+      auto before = files_.find(name);
+      now.emplace(name, update(name, objects, before != files_.end() ? &before->second : nullptr));
+    }
+    for (const auto& [name, gone] : files_) {
+      if (now.count(name)) continue;
+      diff({gone.origin, nullptr, false}, gone.objects, gone.duplicates, out);
+    }
+    files_ = std::move(now);
+  } else {
+    // only files the last read had, the others as they were
+    for (auto& [name, objects] : read.files) {
+      File& file = files_.at(name);
+      file = update(name, objects, &file);
+    }
   }
-  for (const auto& [name, gone] : files_) {
-    if (now.count(name)) continue;
-    diff({gone.origin, nullptr, false}, gone.objects, gone.duplicates, out);
-  }
-  files_ = std::move(now);
+  out.origins = files_.size();
+  bool hold = std::any_of(files_.begin(), files_.end(), [](const auto& f) { return f.second.objects->hold_everything; });
   if (hold != held_everything_) out.hold_everything = hold;  // said when it changes only
   held_everything_ = hold;
   return out;

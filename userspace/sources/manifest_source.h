@@ -1,9 +1,10 @@
 #pragma once
 // The manifest files as a source of object events: each read reports what
-// changed since the previous one, file by file, as upserts and deletes. A
-// file that did not change costs a stat; one that did costs its changed
-// documents' parse and the events of their objects: its other documents are
-// the same objects as before and are not looked at.
+// changed since the previous one, file by file, as upserts and deletes. Told
+// by a watcher which files changed, a read costs only those: a file that did
+// not change costs nothing (without a watcher, a stat). One that did costs
+// its changed documents' parse and the events of their objects: its other
+// documents are the same objects as before and are not looked at.
 
 #include <filesystem>
 #include <map>
@@ -29,7 +30,9 @@ class ManifestSource : public ObjectSource {
 
   // What a watcher of the tree (inotify) saw change. Once told, the source
   // is told of every change: a file it was not told of is not read again
-  // while its stamp stays the same. The first call should say `all`.
+  // (not even looked at when the change names only files it knows; else
+  // while its stamp stays the same). The first call should say `all`; the
+  // periodic full resync says `all` too.
   void changed(const ManifestReader::ChangedFiles& files);
 
  private:
