@@ -196,6 +196,12 @@ def stream(agent, manifests, a, files):
     if in_agent:
         print(f"stream: in the agent (since_change_ms of those syncs): p50 {percentile(in_agent, 50):.1f} ms, "
               f"p99 {percentile(in_agent, 99):.1f} ms, max {max(in_agent):.1f} ms")
+        for field, what in (("read_ms", "reading the named files"),
+                            ("plan_ms", "reconcile and plan, and the rest of the grace period of the previous "
+                                        "sync's removals when they were still pending")):
+            values = [s[field] for s in stream_syncs]
+            print(f"stream: {field} ({what}): p50 {percentile(values, 50):.1f} ms, "
+                  f"p99 {percentile(values, 99):.1f} ms")
     missing = len(written) - len(served)
     if missing:
         print(f"stream: {missing} changes not seen in a sync event's changes within 30 s"
