@@ -116,7 +116,7 @@ TEST_CASE("told what changed (inotify), the reader reads those files and trusts 
 
   // same size, in place, within the same clock tick: the watcher names it
   dir.write(file_name(1), service("s1", 81));
-  ManifestReader::ChangedFiles one{false, {(dir.path() / file_name(1)).lexically_normal().string()}};
+  ManifestReader::ChangedFiles one{false, {manifest_path(dir.path() / file_name(1))}};
   auto files = reader.read_files(dir.path(), &one);
   CHECK(reader.last_work().read == 1);
   CHECK(reader.last_work().parsed == 1);
@@ -137,7 +137,7 @@ TEST_CASE("told only of files it knows, the reader reads those and looks at noth
   dir.write(file_name(0), service("s0", 8000));
   dir.write(file_name(9), service("s9", 80));
   dir.write(file_name(1), service("s1", 81));
-  ManifestReader::ChangedFiles one{false, {(dir.path() / file_name(1)).lexically_normal().string()}};
+  ManifestReader::ChangedFiles one{false, {manifest_path(dir.path() / file_name(1))}};
   auto named = reader.read_files(dir.path(), &one);
   CHECK_FALSE(named.complete);
   REQUIRE(named.files.size() == 1);
@@ -164,7 +164,7 @@ TEST_CASE("a named file that is new or gone makes the reader list the tree; path
   ManifestReader::ChangedFiles all{true, {}};
   REQUIRE(reader.read_files(root, &all).files.size() == 2);
   auto named = [&](const std::string& file) {
-    return ManifestReader::ChangedFiles{false, {(dir.path() / file).lexically_normal().string()}};
+    return ManifestReader::ChangedFiles{false, {manifest_path(dir.path() / file)}};
   };
 
   dir.write("b.yaml", service("b", 82));
@@ -184,5 +184,26 @@ TEST_CASE("a named file that is new or gone makes the reader list the tree; path
   read = reader.read_files(root, &a);
   CHECK(read.complete);
   REQUIRE(read.files.size() == 2);
-  CHECK(read.files[0].first == (dir.path() / "b.yaml").lexically_normal().string());
+  CHECK(read.files[0].first == manifest_path(dir.path() / "b.yaml"));
+}
+
+TEST_CASE("a root with '..' after a symlink is read where the symlink leads, and named changes match it") {
+  TempDir dir;
+  std::filesystem::create_directories(dir.path() / "real" / "sub");
+  std::filesystem::create_directories(dir.path() / "real" / "m");
+  dir.write("real/m/a.yaml", service("a", 80));
+  std::filesystem::create_directory_symlink(dir.path() / "real" / "sub", dir.path() / "link");
+  auto root = dir.path() / "link" / ".." / "m";  // real/m on disk; lexically, dir/m (which does not exist)
+  ManifestReader reader;
+  ManifestReader::ChangedFiles all{true, {}};
+  auto read = reader.read_files(root, &all);
+  REQUIRE(read.files.size() == 1);
+  CHECK(port_of(read.files[0].second->flatten(), "a") == 80);
+
+  dir.write("real/m/a.yaml", service("a", 81));
+  ManifestReader::ChangedFiles a{false, {manifest_path(root / "a.yaml")}};
+  read = reader.read_files(root, &a);
+  CHECK_FALSE(read.complete);
+  REQUIRE(read.files.size() == 1);
+  CHECK(port_of(read.files[0].second->flatten(), "a") == 81);
 }

@@ -1,9 +1,11 @@
 #include "agent/manifest_watch.h"
 
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <optional>
 
 #include "sys/sys_error.h"
 
@@ -47,10 +49,11 @@ void ManifestWatch::watch_tree() {
   }
 }
 
-bool ManifestWatch::is_symlink(int wd, const std::string& name) const {
+std::optional<struct stat> ManifestWatch::lstat_of(int wd, const std::string& name) const {
   auto dir = dirs_.find(wd);
-  std::error_code ec;
-  return dir != dirs_.end() && fs::is_symlink(dir->second / name, ec);
+  struct stat st;
+  if (dir == dirs_.end() || lstat((dir->second / name).c_str(), &st) != 0) return std::nullopt;
+  return st;
 }
 
 ManifestWatch::Changes ManifestWatch::drain() {
@@ -66,9 +69,11 @@ ManifestWatch::Changes ManifestWatch::drain() {
       // follows); a symlink or hard link is complete when it appears
       p += sizeof(inotify_event) + event->len;
       bool file_created = (event->mask & IN_CREATE) && !(event->mask & IN_ISDIR);
-      if (file_created && !is_symlink(event->wd, name)) continue;
+      auto st = file_created || (event->mask & IN_MOVED_TO) ? lstat_of(event->wd, name) : std::nullopt;
+      bool symlink = st && S_ISLNK(st->st_mode);
+      bool complete = !file_created || (st && (symlink || st->st_nlink > 1));
       if (root_is_file_) {
-        bool ours = name == root_.filename().string();
+        bool ours = complete && name == root_.filename().string();
         out.relevant |= ours;
         out.files.all |= ours;
         continue;
@@ -78,11 +83,16 @@ ManifestWatch::Changes ManifestWatch::drain() {
         out.relevant = true;
         out.files.all = true;
       } else if (concerns_manifest(name)) {
-        out.relevant = true;
-        out.files.files.insert((dir->second / name).lexically_normal().string());
-      } else if (event->mask & (IN_MOVED_TO | IN_CREATE)) {
+        // named even while its writer still writes it (no sync asked for:
+        // its close asks), so that a sync that comes first, or a hard link
+        // whose other name went before the check, lists the tree and sees
+        // it, as a reader without a watcher would
+        out.relevant |= complete;
+        out.files.files.insert(manifest_path(dir->second / name));
+      } else if ((event->mask & (IN_MOVED_TO | IN_CREATE)) && symlink) {
         // a symlink put in place (a kubectl-style swap of ..data): the
         // manifests seen through it may all have changed
+        out.relevant = true;
         out.files.all = true;
       }
     }

@@ -1,8 +1,11 @@
 #pragma once
 // Tells when the manifests under a path may have changed (inotify).
 
+#include <sys/stat.h>
+
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "manifests/manifest_reader.h"
@@ -25,8 +28,10 @@ class ManifestWatch {
 
  private:
   void watch_tree();
-  // a file created in a watched directory is a symlink: complete as it appears
-  bool is_symlink(int wd, const std::string& name) const;
+  // What an entry of a watched directory is now (not following a symlink):
+  // a file created as a symlink, or as a hard link to a file written
+  // elsewhere, is complete as it appears (no close follows).
+  std::optional<struct stat> lstat_of(int wd, const std::string& name) const;
 
   std::filesystem::path root_;
   bool root_is_file_;

@@ -89,18 +89,25 @@ void run_on_workers(std::size_t count, Work work) {
 
 }  // namespace
 
+std::string manifest_path(const fs::path& path) {
+  fs::path out;
+  for (const auto& part : path)
+    if (!part.empty() && part != ".") out /= part;
+  return out.string();
+}
+
 std::vector<fs::path> list_manifest_files(const fs::path& root) {
   std::error_code ec;
   auto status = fs::status(root, ec);
   if (ec || !fs::exists(status)) throw std::runtime_error("manifests path " + root.string() + " does not exist");
-  if (!fs::is_directory(status)) return {root.lexically_normal()};
+  if (!fs::is_directory(status)) return {manifest_path(root)};
   std::vector<fs::path> files;
   fs::recursive_directory_iterator it(root, fs::directory_options::skip_permission_denied, ec);
   if (ec) throw std::runtime_error("cannot list " + root.string() + ": " + ec.message());
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) throw std::runtime_error("cannot list " + root.string() + ": " + ec.message());
-    // normal paths: the same strings a watcher names (ChangedFiles)
-    if (it->is_regular_file(ec) && is_manifest(it->path())) files.push_back(it->path().lexically_normal());
+    // the same strings a watcher names (ChangedFiles)
+    if (it->is_regular_file(ec) && is_manifest(it->path())) files.push_back(manifest_path(it->path()));
   }
   std::sort(files.begin(), files.end());
   return files;

@@ -47,7 +47,7 @@ class ManifestReader {
   using FileObjects = std::shared_ptr<const FileContent>;
 
   // The files that changed since the last read, as a watcher of every
-  // change (inotify) saw them: paths as lexically_normal() gives them, or
+  // change (inotify) saw them: paths as manifest_path() gives them, or
   // `all` when it cannot tell (its queue overflowed, a directory moved).
   struct ChangedFiles {
     bool all = false;
@@ -58,7 +58,7 @@ class ManifestReader {
   // Throws std::runtime_error when root does not exist or cannot be listed.
   ManifestSet read(const std::filesystem::path& root);
 
-  // File by file (paths as lexically_normal() gives them), in name order,
+  // File by file (paths as manifest_path() gives them), in name order,
   // without copying any object.
   struct FilesRead {
     std::vector<std::pair<std::string, FileObjects>> files;
@@ -113,5 +113,10 @@ class ManifestReader {
 };
 
 std::vector<std::filesystem::path> list_manifest_files(const std::filesystem::path& root);
+
+// A manifest's path as the reader and the watcher both spell it: without
+// "." components and repeated or trailing separators. ".." is kept: after a
+// symlink it names another directory than lexically_normal() would make it.
+std::string manifest_path(const std::filesystem::path& path);
 
 }  // namespace socklb
