@@ -83,10 +83,11 @@ ManifestWatch::Changes ManifestWatch::drain() {
         out.relevant = true;
         out.files.all = true;
       } else if (concerns_manifest(name)) {
-        // named even while its writer still writes it (no sync asked for:
-        // its close asks), so that a sync that comes first, or a hard link
-        // whose other name went before the check, lists the tree and sees
-        // it, as a reader without a watcher would
+        // named even while its writer still writes it (its close asks for
+        // the sync): a sync that comes first for another reason lists the
+        // tree and sees it. A hard link whose other name was gone before
+        // the lstat looks the same and waits for the next sync or the full
+        // resync, as it did when every sync listed the tree.
         out.relevant |= complete;
         out.files.files.insert(manifest_path(dir->second / name));
       } else if ((event->mask & (IN_MOVED_TO | IN_CREATE)) && symlink) {
